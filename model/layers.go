@@ -3,6 +3,7 @@ package model
 import (
 	"math"
 
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX's idiom for graph code.
 	"github.com/gomlx/gomlx/pkg/core/shapes"
 	"github.com/gomlx/gomlx/pkg/ml/context"
@@ -40,15 +41,22 @@ func conv2d(ctx *context.Context, x *Node, out, k, stride, pad int) *Node {
 // U(−1/√in, 1/√in) for weights and bias.
 func linear(ctx *context.Context, x *Node, out int, bias bool) *Node {
 	in := x.Shape().Dimensions[x.Rank()-1]
-	bound := 1 / math.Sqrt(float64(in))
-	init := ctx.WithInitializer(initializers.RandomUniformFn(ctx, -bound, bound))
-	w := init.VariableWithShape(KernelVar, shapes.Make(x.DType(), in, out)).ValueGraph(x.Graph())
+	w := linearKernel(ctx, in, out, x.DType()).ValueGraph(x.Graph())
 	y := Dot(x, w)
 	if bias {
-		b := init.VariableWithShape(BiasVar, shapes.Make(x.DType(), out)).ValueGraph(x.Graph())
+		bound := 1 / math.Sqrt(float64(in))
+		b := ctx.WithInitializer(initializers.RandomUniformFn(ctx, -bound, bound)).
+			VariableWithShape(BiasVar, shapes.Make(x.DType(), out)).ValueGraph(x.Graph())
 		y = Add(y, ExpandLeftToRank(b, y.Rank()))
 	}
 	return y
+}
+
+// linearKernel is a linear layer's weight [in, out], initialised U(−1/√in, 1/√in).
+func linearKernel(ctx *context.Context, in, out int, dtype dtypes.DType) *context.Variable {
+	bound := 1 / math.Sqrt(float64(in))
+	return ctx.WithInitializer(initializers.RandomUniformFn(ctx, -bound, bound)).
+		VariableWithShape(KernelVar, shapes.Make(dtype, in, out))
 }
 
 // batchNorm normalises over every axis but the last (channels), written from plain ops

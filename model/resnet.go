@@ -3,6 +3,8 @@ package model
 import (
 	"fmt"
 
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX's idiom for graph code.
 	"github.com/gomlx/gomlx/pkg/ml/context"
 )
@@ -116,11 +118,22 @@ func Embed(z *Node) *Node {
 	return L2NormalizeWithEpsilon(z, 1e-12, -1)
 }
 
-// Scores returns the prototype scores z·Cᵀ [B, K] for normalised embeddings z [B, D]; the
-// prototypes C live in "prototypes/kernel" as [D, K] (columns are prototypes).
-func Scores(ctx *context.Context, cfg Config, z *Node) *Node {
+// PrototypesVariable returns the prototypes C as the variable "prototypes/kernel" [D, K]
+// (columns are prototypes), creating it with PyTorch's nn.Linear initialisation when
+// absent. The trainer L2-normalises its columns before every step, as the reference does.
+func PrototypesVariable(ctx *context.Context, cfg Config, dtype dtypes.DType) *context.Variable {
 	if cfg.Prototypes == 0 {
 		panic("model: config has no prototypes")
 	}
-	return linear(ctx.In(PrototypesScope), z, cfg.Prototypes, false)
+	return linearKernel(ctx.In(PrototypesScope), cfg.EmbeddingDim(), cfg.Prototypes, dtype)
+}
+
+// Scores returns the prototype scores z·C [B, K] for normalised embeddings z [B, D].
+func Scores(ctx *context.Context, cfg Config, z *Node) *Node {
+	return ScoresWith(z, PrototypesVariable(ctx, cfg, z.DType()).ValueGraph(z.Graph()))
+}
+
+// ScoresWith returns z·C for embeddings z [B, D] and prototypes C [D, K].
+func ScoresWith(z, prototypes *Node) *Node {
+	return Dot(z, prototypes)
 }

@@ -1,0 +1,184 @@
+package pretrain
+
+import (
+	gocontext "context"
+
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/gomlx/gomlx/backends"
+
+	"github.com/swav-go/swav/augment"
+	"github.com/swav-go/swav/backend/compat"
+	"github.com/swav-go/swav/checkpoint"
+	"github.com/swav-go/swav/dataset"
+	"github.com/swav-go/swav/model"
+)
+
+// subset is the first n images of a source.
+type subset struct {
+	dataset.Source
+	n int
+}
+
+func (s subset) Len() int { return s.n }
+
+func fashionSubset(t *testing.T, n int) dataset.Source {
+	t.Helper()
+	src, err := dataset.FashionMNIST(dataset.DefaultFashionMNISTDir, true)
+	if err != nil {
+		t.Fatalf("Fashion-MNIST is required (apt-get install -y dataset-fashion-mnist): %v", err)
+	}
+	return subset{src, n}
+}
+
+func testBackend(t *testing.T) backends.Backend {
+	t.Helper()
+	b, err := compat.New("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// tinyOptions is a network and schedule small enough for a unit test.
+func tinyOptions(t *testing.T, dir string) Options {
+	cfg := model.Small(1)
+	cfg.Layers, cfg.Widths = []int{1, 1}, []int{8, 16}
+	cfg.HiddenDim, cfg.OutDim, cfg.Prototypes = 32, 16, 20
+	crops := augment.DefaultSmall(28)
+	crops.Crops = []augment.CropSpec{{Count: 2, Size: 28, MinScale: 0.14, MaxScale: 1}, {Count: 2, Size: 14, MinScale: 0.05, MaxScale: 0.14}}
+	return Options{
+		Model: cfg, Crops: crops, Epochs: 2, BatchSize: 16, BaseLR: 0.6, WarmupEpochs: 0.2,
+		FreezePrototypesIters: 3, Seed: 7, Checkpoint: filepath.Join(dir, "tiny.swav"),
+		Backend: testBackend(t), Log: testLog{t},
+	}
+}
+
+type testLog struct{ t *testing.T }
+
+func (l testLog) Write(p []byte) (int, error) { l.t.Log(string(p)); return len(p), nil }
+
+func TestPretrainLossFalls(t *testing.T) {
+	src := fashionSubset(t, 320)
+	opts := tinyOptions(t, t.TempDir())
+	opts.MaxSteps = 30
+	res, err := Run(gocontext.Background(), src, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := ReadMetrics(opts.Checkpoint + ".metrics.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != res.Steps || res.Steps != opts.MaxSteps {
+		t.Fatalf("%d metric rows, %d steps; want %d", len(rows), res.Steps, opts.MaxSteps)
+	}
+	mean := func(rs []metricRow) float64 {
+		s := 0.0
+		for _, r := range rs {
+			if math.IsNaN(r.Loss) || math.IsInf(r.Loss, 0) {
+				t.Fatalf("non-finite loss at step %d", r.Step)
+			}
+			s += r.Loss
+		}
+		return s / float64(len(rs))
+	}
+	first, last := mean(rows[:5]), mean(rows[len(rows)-5:])
+	t.Logf("loss: first 5 steps %.4f, last 5 steps %.4f (ln K = %.4f); %.1f images/s", first, last, math.Log(20), res.ImagesPerSec)
+	if !(last < first-0.05) {
+		t.Errorf("loss did not fall: %.4f → %.4f", first, last)
+	}
+	if _, err := os.Stat(opts.Checkpoint + ".loss.png"); err != nil {
+		t.Errorf("loss plot: %v", err)
+	}
+}
+
+func losses(t *testing.T, path string) []float64 {
+	t.Helper()
+	rows, err := ReadMetrics(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([]float64, len(rows))
+	for i, r := range rows {
+		if r.Step != i+1 {
+			t.Fatalf("%s: row %d has step %d", path, i, r.Step)
+		}
+		out[i] = r.Loss
+	}
+	return out
+}
+
+// TestResumeIsExact stops a run mid-epoch (as a SIGKILL after a checkpoint would), resumes
+// it, and requires exactly the losses of an uninterrupted run, with the queue in use.
+func TestResumeIsExact(t *testing.T) {
+	src := fashionSubset(t, 64) // 4 steps per epoch of 16
+	dir := t.TempDir()
+	base := tinyOptions(t, dir)
+	base.QueueLength, base.EpochQueueStarts = 32, 1
+	base.Epochs, base.CheckpointEvery = 2, 1
+
+	full := base
+	full.Checkpoint = filepath.Join(dir, "full.swav")
+	full.MaxSteps = 7
+	if _, err := Run(gocontext.Background(), src, full); err != nil {
+		t.Fatal(err)
+	}
+
+	part := base
+	part.Checkpoint = filepath.Join(dir, "part.swav")
+	part.MaxSteps = 3
+	if _, err := Run(gocontext.Background(), src, part); err != nil {
+		t.Fatal(err)
+	}
+	part.MaxSteps, part.Resume = 7, true
+	res, err := Run(gocontext.Background(), src, part)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Steps != 7 {
+		t.Fatalf("resumed run ended at step %d, want 7", res.Steps)
+	}
+	want := losses(t, full.Checkpoint+".metrics.jsonl")
+	got := losses(t, part.Checkpoint+".metrics.jsonl")
+	if len(got) != len(want) {
+		t.Fatalf("%d losses after resume, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("step %d: loss %.9g after resume, %.9g uninterrupted", i+1, got[i], want[i])
+		}
+	}
+}
+
+// TestInterruptSavesCheckpoint cancels the context (what SIGINT does in the CLI) and
+// expects a checkpoint at the step reached.
+func TestInterruptSavesCheckpoint(t *testing.T) {
+	src := fashionSubset(t, 64)
+	opts := tinyOptions(t, t.TempDir())
+	opts.CheckpointEvery = 100
+	ctx, cancel := gocontext.WithCancel(gocontext.Background())
+	defer cancel()
+	opts.OnStep = func(step int, _ float64) {
+		if step == 2 {
+			cancel()
+		}
+	}
+	res, err := Run(ctx, src, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Interrupted || res.Steps != 2 {
+		t.Fatalf("interrupted=%v at step %d, want true at 2", res.Interrupted, res.Steps)
+	}
+	f, err := checkpoint.Load(opts.Checkpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Header.Training.Step != 2 || f.Header.Kind != KindTraining {
+		t.Errorf("checkpoint at step %d kind %q, want 2 %q", f.Header.Training.Step, f.Header.Kind, KindTraining)
+	}
+}

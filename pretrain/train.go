@@ -1,0 +1,367 @@
+package pretrain
+
+import (
+	gocontext "context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"time"
+
+	"github.com/gomlx/gomlx/backends"
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+	"github.com/gomlx/gomlx/pkg/ml/context"
+	"github.com/gomlx/gomlx/pkg/ml/train/optimizers"
+
+	"github.com/swav-go/swav/backend"
+	"github.com/swav-go/swav/checkpoint"
+	"github.com/swav-go/swav/dataset"
+	"github.com/swav-go/swav/model"
+	"github.com/swav-go/swav/optim"
+	"github.com/swav-go/swav/swavloss"
+)
+
+// Version is recorded in checkpoints as the library version.
+const Version = "swav-go 0.1.0"
+
+// ErrNonFinite is returned when the loss becomes NaN or ±Inf; the last checkpoint
+// written before it is kept as it was.
+var ErrNonFinite = errors.New("pretrain: loss is not finite")
+
+// Result summarises a run.
+type Result struct {
+	// Steps is the total number of optimiser steps taken, including those of a resumed
+	// run; Epoch the number of completed epochs.
+	Steps, Epoch int
+	// LastLoss is the loss of the last step.
+	LastLoss float64
+	// ImagesPerSec is the source-image throughput of this session (crops/s is that
+	// times the number of crops).
+	ImagesPerSec float64
+	// Skipped lists images that failed to decode and were replaced (SkipCorrupt).
+	Skipped []dataset.Skipped
+	// Interrupted is true when the context was cancelled: a checkpoint was saved first.
+	Interrupted bool
+	// Checkpoint is the path written.
+	Checkpoint string
+}
+
+// trainer holds a run's state.
+type trainer struct {
+	opts          Options
+	src           dataset.Source
+	backend       backends.Backend
+	ctx           *context.Context
+	queue         *swavloss.Queue
+	optimizer     updater
+	exec          *context.Exec
+	schedule      optim.Schedule
+	itersPerEpoch int
+	inputSize     int
+	log           *logger
+}
+
+// Run pretrains on src with opts and returns when all epochs (or MaxSteps) are done, the
+// context is cancelled (after saving a checkpoint), or an error occurs. With a NaN or
+// infinite loss it stops with ErrNonFinite, keeping the last good checkpoint.
+func Run(ctx gocontext.Context, src dataset.Source, opts Options) (res *Result, err error) {
+	t, err := newTrainer(src, opts)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("pretrain: %v", r)
+		}
+	}()
+	return t.run(ctx)
+}
+
+func newTrainer(src dataset.Source, opts Options) (*trainer, error) {
+	if src.Len() == 0 {
+		return nil, errors.New("pretrain: the dataset is empty")
+	}
+	size, channels, err := probeInput(src, opts)
+	if err != nil {
+		return nil, err
+	}
+	opts = opts.WithDefaults(size, channels)
+	if opts.Model.InChannels != channels {
+		return nil, fmt.Errorf("pretrain: the model takes %d channels, the data has %d", opts.Model.InChannels, channels)
+	}
+	if len(opts.Crops.Mean) == 0 {
+		mean, std, err := channelStats(src, channels)
+		if err != nil {
+			return nil, err
+		}
+		opts.Crops.Mean, opts.Crops.Std = mean, std
+	}
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	t := &trainer{opts: opts, src: src, inputSize: size, log: newLogger(opts.Log)}
+	t.itersPerEpoch = src.Len() / opts.BatchSize
+	if t.itersPerEpoch == 0 {
+		return nil, fmt.Errorf("pretrain: %d images are fewer than one batch of %d", src.Len(), opts.BatchSize)
+	}
+	if opts.CheckpointEvery <= 0 {
+		t.opts.CheckpointEvery = t.itersPerEpoch
+	}
+	scale := float64(opts.BatchSize) / 256
+	t.schedule = optim.Schedule{
+		Base: opts.BaseLR * scale, Final: opts.FinalLR * scale, StartWarmup: opts.StartWarmupLR * scale,
+		WarmupIters: int(math.Round(opts.WarmupEpochs * float64(t.itersPerEpoch))),
+		TotalIters:  opts.Epochs * t.itersPerEpoch,
+	}
+	if t.schedule.WarmupIters > t.schedule.TotalIters {
+		t.schedule.WarmupIters = t.schedule.TotalIters
+	}
+	if err := t.schedule.Validate(); err != nil {
+		return nil, err
+	}
+	if t.backend = opts.Backend; t.backend == nil {
+		if t.backend, err = backend.New(); err != nil {
+			return nil, err
+		}
+	}
+	return t, nil
+}
+
+// build creates the context (from the checkpoint when resuming), the queue, the optimiser
+// and the step executor; it returns the step to start from.
+func (t *trainer) build() (start int, err error) {
+	o := t.opts
+	t.ctx = context.New().Checked(false)
+	t.ctx.SetParam(context.ParamInitialSeed, int64(o.Seed))
+	if o.Resume {
+		f, err := checkpoint.Load(o.Checkpoint)
+		switch {
+		case errors.Is(err, os.ErrNotExist):
+			t.log.printf("no checkpoint at %s: starting a new run", o.Checkpoint)
+		case err != nil:
+			return 0, err
+		default:
+			if start, err = t.restore(f); err != nil {
+				return 0, fmt.Errorf("resume from %s: %w", o.Checkpoint, err)
+			}
+			t.log.printf("resuming %s at step %d (epoch %d)", o.Checkpoint, start, start/t.itersPerEpoch)
+		}
+	}
+	if o.QueueLength > 0 {
+		length := swavloss.TrimQueueLength(o.QueueLength, o.BatchSize)
+		t.queue, err = swavloss.NewQueue(t.ctx.In(queueScope), len(o.Loss.Assign), length, o.Model.EmbeddingDim(), dtypes.Float32)
+		if err != nil {
+			return 0, err
+		}
+	}
+	if t.optimizer, err = newOptimizer(o, t.itersPerEpoch); err != nil {
+		return 0, err
+	}
+	t.exec, err = context.NewExec(t.backend, t.ctx, t.stepGraph)
+	if err != nil {
+		return 0, err
+	}
+	return start, nil
+}
+
+// restore loads every variable of a training checkpoint and checks it belongs to this
+// configuration.
+func (t *trainer) restore(f *checkpoint.File) (int, error) {
+	cfg, err := model.ParseConfig(f.Header.Model)
+	if err != nil {
+		return 0, err
+	}
+	want, _ := json.Marshal(t.opts.Model)
+	got, _ := json.Marshal(cfg)
+	if string(want) != string(got) {
+		return 0, fmt.Errorf("the checkpoint's model %s differs from this run's %s", got, want)
+	}
+	if f.Header.Training == nil {
+		return 0, errors.New("the checkpoint has no training state (an inference export cannot be resumed)")
+	}
+	if f.Header.Float16 {
+		return 0, errors.New("a float16 export cannot be resumed exactly")
+	}
+	if err := model.ImportVariables(t.ctx, f.Tensors, nil); err != nil {
+		return 0, err
+	}
+	return int(f.Header.Training.Step), nil
+}
+
+func (t *trainer) run(ctx gocontext.Context) (*Result, error) {
+	o := t.opts
+	start, err := t.build()
+	if err != nil {
+		return nil, err
+	}
+	total := o.Epochs * t.itersPerEpoch
+	if o.MaxSteps > 0 && o.MaxSteps < total {
+		total = o.MaxSteps
+	}
+	res := &Result{Steps: start, Epoch: start / t.itersPerEpoch, Checkpoint: o.Checkpoint}
+	metrics, err := openMetrics(o.MetricsPath, start > 0)
+	if err != nil {
+		return nil, err
+	}
+	defer metrics.Close()
+	t.log.printf("SwAV: %d images, %d steps/epoch of %d, %d epochs, crops %s, backend %s",
+		t.src.Len(), t.itersPerEpoch, o.BatchSize, o.Epochs, cropsString(o.Crops), t.backend.Name())
+	progress := t.log.progress(total, start)
+	defer progress.finish()
+
+	began := time.Now()
+	imagesDone := 0
+	lastSaved := start
+	collapse := newCollapseGuard(o.Model.Prototypes, t.log)
+	step := start
+	for step < total {
+		epoch := step / t.itersPerEpoch
+		stream := newBatchStream(ctx, t, epoch, step%t.itersPerEpoch)
+		for step < total && step/t.itersPerEpoch == epoch {
+			b, ok := stream.next()
+			if !ok {
+				break
+			}
+			if b.err != nil {
+				stream.close()
+				return res, b.err
+			}
+			res.Skipped = append(res.Skipped, b.skipped...)
+			lr := t.schedule.At(step)
+			if err := optim.SetLearningRate(t.ctx, lr); err != nil {
+				stream.close()
+				return res, err
+			}
+			queueOn := t.queue != nil && epoch >= o.EpochQueueStarts
+			args := append([]any{queueOn}, b.crops...)
+			outs, err := t.exec.Exec(args...)
+			if err != nil {
+				stream.close()
+				return res, fmt.Errorf("pretrain: step %d: %w", step, err)
+			}
+			loss := float64(tensors.MustCopyFlatData[float32](outs[0])[0])
+			entropy := float64(tensors.MustCopyFlatData[float32](outs[1])[0])
+			inUse := int(tensors.MustCopyFlatData[int32](outs[2])[0])
+			if math.IsNaN(loss) || math.IsInf(loss, 0) {
+				stream.close()
+				return res, fmt.Errorf("%w at step %d (epoch %d, lr %g); the last good checkpoint %s (step %d) was kept: lower the learning rate or raise epsilon",
+					ErrNonFinite, step, epoch, lr, o.Checkpoint, lastSaved)
+			}
+			step++
+			imagesDone += o.BatchSize
+			res.Steps, res.LastLoss = step, loss
+			rate := float64(imagesDone) / time.Since(began).Seconds()
+			res.ImagesPerSec = rate
+			if err := metrics.write(metricRow{Step: step, Epoch: float64(step) / float64(t.itersPerEpoch), Loss: loss,
+				LR: lr, CodeEntropy: entropy, PrototypesInUse: inUse, ImagesPerSec: rate, QueueUsed: queueOn}); err != nil {
+				stream.close()
+				return res, err
+			}
+			progress.update(step, loss, rate, o.Crops.NumCrops())
+			if o.OnStep != nil {
+				o.OnStep(step, loss)
+			}
+			if step > o.FreezePrototypesIters {
+				collapse.observe(step, loss, inUse)
+			}
+			if step%o.CheckpointEvery == 0 || step == total {
+				if err := t.save(step); err != nil {
+					stream.close()
+					return res, err
+				}
+				lastSaved = step
+			}
+			if ctx.Err() != nil {
+				break
+			}
+		}
+		stream.close()
+		if ctx.Err() != nil {
+			if lastSaved != step {
+				if err := t.save(step); err != nil {
+					return res, err
+				}
+			}
+			res.Interrupted = true
+			t.log.printf("interrupted at step %d: checkpoint saved to %s", step, o.Checkpoint)
+			return res, nil
+		}
+	}
+	res.Epoch = step / t.itersPerEpoch
+	if o.PlotPath != "" && o.PlotPath != "-" && o.MetricsPath != "" && o.MetricsPath != "-" {
+		if err := PlotLoss(o.MetricsPath, o.PlotPath); err != nil {
+			return res, err
+		}
+	}
+	t.log.printf("done: %d steps, last loss %.4f, %.1f images/s; checkpoint %s", step, res.LastLoss, res.ImagesPerSec, o.Checkpoint)
+	return res, nil
+}
+
+// save writes a training checkpoint with every context variable (model, optimiser
+// state, queue, global step) atomically.
+func (t *trainer) save(step int) error {
+	if gs := optimizers.GetGlobalStep(t.ctx); gs != int64(step) {
+		return fmt.Errorf("pretrain: internal: global step %d, loop step %d", gs, step)
+	}
+	ts, err := model.ExportVariables(t.ctx, nil)
+	if err != nil {
+		return err
+	}
+	hp, err := json.Marshal(hyperparameters(t.opts))
+	if err != nil {
+		return err
+	}
+	f := &checkpoint.File{
+		Header: checkpoint.Header{
+			Kind:       KindTraining,
+			Model:      t.opts.Model.MarshalJSONConfig(),
+			Preprocess: t.preprocess(),
+			Training: &checkpoint.Training{
+				Epoch: step / t.itersPerEpoch, Step: int64(step), Seed: int64(t.opts.Seed),
+				Dataset: t.opts.DatasetName, LibraryVersion: Version, Time: time.Now().UTC().Truncate(time.Second),
+			},
+			Extra: map[string]json.RawMessage{"pretrain": hp},
+		},
+		Tensors: ts,
+	}
+	if err := checkpoint.Save(t.opts.Checkpoint, f, checkpoint.EncodeOptions{}); err != nil {
+		return err
+	}
+	return nil
+}
+
+// preprocess is the evaluation transform stored with the model: the reference's resize
+// 256 → centre crop 224 for ImageNet-size inputs, the data's own size otherwise.
+func (t *trainer) preprocess() *checkpoint.Preprocess {
+	o := t.opts
+	p := &checkpoint.Preprocess{InputSize: t.inputSize, ResizeSize: t.inputSize, Channels: o.Model.InChannels, Interpolation: "bilinear"}
+	if t.inputSize >= 224 {
+		p.InputSize, p.ResizeSize = 224, 256
+	}
+	for i := range o.Crops.Mean {
+		p.Mean = append(p.Mean, float64(o.Crops.Mean[i]))
+		p.Std = append(p.Std, float64(o.Crops.Std[i]))
+	}
+	return p
+}
+
+// KindTraining is the checkpoint kind of pretraining checkpoints (with optimiser state
+// and queue); KindModel that of exports holding only the network.
+const (
+	KindTraining = "swav-training"
+	KindModel    = "swav-model"
+)
+
+// hyperparameters is what a checkpoint records of the run's options.
+func hyperparameters(o Options) map[string]any {
+	return map[string]any{
+		"epochs": o.Epochs, "batch_size": o.BatchSize, "base_lr": o.BaseLR, "final_lr": o.FinalLR,
+		"warmup_epochs": o.WarmupEpochs, "weight_decay": o.WeightDecay, "momentum": o.Momentum,
+		"lars": !o.NoLARS, "trust_coefficient": o.TrustCoefficient, "freeze_prototypes_iters": o.FreezePrototypesIters,
+		"queue_length": o.QueueLength, "epoch_queue_starts": o.EpochQueueStarts, "epsilon": o.Loss.Epsilon,
+		"temperature": o.Loss.Temperature, "sinkhorn_iterations": o.Loss.Iterations, "crops_for_assign": o.Loss.Assign,
+		"crops": o.Crops.Crops, "seed": o.Seed,
+	}
+}

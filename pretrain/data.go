@@ -88,10 +88,9 @@ type batch struct {
 	err     error
 }
 
-// viewSet is the augmented views of one image, or the reason it could not be read.
+// viewSet is the augmented views of one image (nil when it could not be read).
 type viewSet struct {
 	views []augment.Tensor
-	name  string
 }
 
 // batchStream produces an epoch's batches from batch index startBatch on, decoding and
@@ -113,13 +112,12 @@ func newBatchStream(ctx gocontext.Context, t *trainer, epoch, startBatch int) *b
 	s := &batchStream{t: t, cancel: cancel, order: order}
 	s.results = dataset.Ordered(ctx, len(order), o.Workers, func(_ gocontext.Context, k int) (viewSet, error) {
 		idx := order[k]
-		name := t.src.Name(idx)
 		img, err := t.src.Image(idx)
 		if err != nil {
-			return viewSet{name: name}, err
+			return viewSet{}, err
 		}
 		in := imageio.ToTensor(img, o.Model.InChannels)
-		return viewSet{views: o.Crops.Apply(augment.ImageRNG(o.Seed, epoch, idx), in), name: name}, nil
+		return viewSet{views: o.Crops.Apply(augment.ImageRNG(o.Seed, epoch, idx), in)}, nil
 	})
 	return s
 }
@@ -140,9 +138,10 @@ func (s *batchStream) next() (batch, bool) {
 			if !o.SkipCorrupt {
 				return batch{err: fmt.Errorf("pretrain: %w (use skip to leave corrupt images out)", r.Err)}, true
 			}
-			skipped = append(skipped, dataset.Skipped{Name: r.Value.name, Err: r.Err})
+			name := s.t.src.Name(s.order[r.Index])
+			skipped = append(skipped, dataset.Skipped{Name: name, Err: r.Err})
 			bad = append(bad, len(items))
-			s.t.log.printf("skipping %s: %v", r.Value.name, r.Err)
+			s.t.log.printf("skipping %s: %v", name, r.Err)
 		}
 		items = append(items, r.Value)
 	}

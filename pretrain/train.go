@@ -351,7 +351,7 @@ func (t *trainer) preprocess() *checkpoint.Preprocess {
 // and queue); KindModel that of exports holding only the network.
 const (
 	KindTraining = "swav-training"
-	KindModel    = "swav-model"
+	KindModel    = model.Kind
 )
 
 // hyperparameters is what a checkpoint records of the run's options.

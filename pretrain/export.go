@@ -1,0 +1,30 @@
+package pretrain
+
+import (
+	"fmt"
+
+	"github.com/swav-go/swav/checkpoint"
+	"github.com/swav-go/swav/model"
+)
+
+// ExportModel writes the network of the checkpoint at in (a training checkpoint or a
+// model) to out, without optimiser state or queue, as float16 when asked: the compact
+// file to ship for inference.
+func ExportModel(in, out string, float16 bool) error {
+	f, err := checkpoint.Load(in)
+	if err != nil {
+		return err
+	}
+	if f.Header.Kind != KindTraining && f.Header.Kind != KindModel {
+		return fmt.Errorf("checkpoint %s: kind %q is not a SwAV model", in, f.Header.Kind)
+	}
+	kept := f.Tensors[:0:0]
+	for _, t := range f.Tensors {
+		if model.IsNetworkVariable(t.Name) {
+			kept = append(kept, t)
+		}
+	}
+	f.Header.Kind = KindModel
+	f.Tensors = kept
+	return checkpoint.Save(out, f, checkpoint.EncodeOptions{Float16: float16, Level: 19})
+}

@@ -4,6 +4,7 @@ import (
 	gocontext "context"
 	"errors"
 	"fmt"
+	"image"
 
 	"github.com/swav-go/swav/dataset"
 	"github.com/swav-go/swav/imageio"
@@ -48,10 +49,23 @@ func (m *Model) EmbedFiles(ctx gocontext.Context, paths []string) (vecs [][]floa
 // error instead of a vector when it could not be read; memory stays bounded by one batch
 // whatever the number of files. An error returned by fn stops the run and is returned.
 func (m *Model) EachFile(ctx gocontext.Context, paths []string, fn func(i int, vec []float32, err error) error) error {
+	return m.each(ctx, len(paths), func(i int) (image.Image, error) {
+		return imageio.DecodeFile(paths[i], m.opts.Decode)
+	}, fn)
+}
+
+// EachImage is EachFile over the images of a dataset source, in index order.
+func (m *Model) EachImage(ctx gocontext.Context, src dataset.Source, fn func(i int, vec []float32, err error) error) error {
+	return m.each(ctx, src.Len(), src.Image, fn)
+}
+
+// each loads n images on worker goroutines, embeds them in order by batches, and hands
+// each vector (or load error) to fn.
+func (m *Model) each(ctx gocontext.Context, n int, load func(i int) (image.Image, error), fn func(i int, vec []float32, err error) error) error {
 	ctx, cancel := gocontext.WithCancel(ctx)
 	defer cancel()
-	results := dataset.Ordered(ctx, len(paths), m.opts.Workers, func(_ gocontext.Context, i int) (imageio.Tensor, error) {
-		img, err := imageio.DecodeFile(paths[i], m.opts.Decode)
+	results := dataset.Ordered(ctx, n, m.opts.Workers, func(_ gocontext.Context, i int) (imageio.Tensor, error) {
+		img, err := load(i)
 		if err != nil {
 			return imageio.Tensor{}, err
 		}

@@ -4,7 +4,8 @@
 // returns pooled backbone features (the representation the paper evaluates) or
 // projection-head outputs, L2-normalised unless asked otherwise.
 //
-// A Model compiles its graph once per batch size (batches are padded to Options.BatchSize)
+// A Model compiles its graph once per padded batch size (a power of two up to
+// Options.BatchSize)
 // and is safe for concurrent use by many goroutines. The package imports no training or
 // CLI code.
 package infer
@@ -71,8 +72,9 @@ type Options struct {
 	Output Output
 	// Raw returns vectors as computed; by default they are L2-normalised.
 	Raw bool
-	// BatchSize is the number of images per forward pass (default 64). Smaller batches
-	// are padded, so the graph is compiled once.
+	// BatchSize is the largest number of images per forward pass (default 64). Smaller
+	// batches are padded to a power of two, so at most log₂(BatchSize)+1 graphs are
+	// compiled.
 	BatchSize int
 	// Workers decode and preprocess files in parallel in EmbedFiles (default 2).
 	Workers int
@@ -288,7 +290,14 @@ func (m *Model) runBatch(batch []imageio.Tensor) (vecs [][]float32, err error) {
 	s := m.pre.InputSize
 	c := m.pre.Channels
 	per := s * s * c
-	flat := make([]float32, m.opts.BatchSize*per)
+	// Pad to the next power of two (at most BatchSize): few graph shapes to compile, and
+	// little wasted work on small requests.
+	padded := 1
+	for padded < len(batch) {
+		padded *= 2
+	}
+	padded = min(padded, m.opts.BatchSize)
+	flat := make([]float32, padded*per)
 	for i, t := range batch {
 		if t.H != s || t.W != s || t.C != c {
 			return nil, fmt.Errorf("infer: input %d is %d×%d×%d, the model takes %d×%d×%d", i, t.H, t.W, t.C, s, s, c)
@@ -302,13 +311,13 @@ func (m *Model) runBatch(batch []imageio.Tensor) (vecs [][]float32, err error) {
 			err = fmt.Errorf("infer: %v", r)
 		}
 	}()
-	res, err := m.exec.Exec1(tensors.FromFlatDataAndDimensions(flat, m.opts.BatchSize, s, s, c))
+	res, err := m.exec.Exec1(tensors.FromFlatDataAndDimensions(flat, padded, s, s, c))
 	if err != nil {
 		return nil, fmt.Errorf("infer: %w", err)
 	}
 	all := tensors.MustCopyFlatData[float32](res)
 	res.FinalizeAll()
-	d := len(all) / m.opts.BatchSize
+	d := len(all) / padded
 	vecs = make([][]float32, len(batch))
 	for i := range vecs {
 		vecs[i] = all[i*d : (i+1)*d : (i+1)*d]

@@ -19,9 +19,9 @@ import (
 // statsSample is how many images channelStats reads to estimate the data's mean and std.
 const statsSample = 2000
 
-// probeInput decodes the first image to learn the input size (its shorter side) and
-// channel count (1 for grayscale images, else 3).
-func probeInput(src dataset.Source, opts Options) (size, channels int, err error) {
+// ProbeInput decodes the first image of src to learn the input size (its shorter side)
+// and channel count (1 for grayscale images, else 3).
+func ProbeInput(src dataset.Source) (size, channels int, err error) {
 	img, err := src.Image(0)
 	if err != nil {
 		return 0, 0, fmt.Errorf("pretrain: %w", err)
@@ -33,16 +33,13 @@ func probeInput(src dataset.Source, opts Options) (size, channels int, err error
 	case color.GrayModel, color.Gray16Model:
 		channels = 1
 	}
-	if opts.Model.InChannels > 0 {
-		channels = opts.Model.InChannels
-	}
 	return size, channels, nil
 }
 
-// channelStats estimates the per-channel mean and std of the data's [0,1] pixel values
+// ChannelStats estimates the per-channel mean and std of the data's [0,1] pixel values
 // from up to statsSample evenly spaced images (the reference's normalisation for data
 // other than ImageNet).
-func channelStats(src dataset.Source, channels int) (mean, std []float32, err error) {
+func ChannelStats(src dataset.Source, channels int) (mean, std []float32, err error) {
 	n := src.Len()
 	step := max(1, n/statsSample)
 	sum := make([]float64, channels)

@@ -83,16 +83,19 @@ func newTrainer(src dataset.Source, opts Options) (*trainer, error) {
 	if src.Len() == 0 {
 		return nil, errors.New("pretrain: the dataset is empty")
 	}
-	size, channels, err := probeInput(src, opts)
+	size, channels, err := ProbeInput(src)
 	if err != nil {
 		return nil, err
+	}
+	if opts.Model.InChannels > 0 {
+		channels = opts.Model.InChannels
 	}
 	opts = opts.WithDefaults(size, channels)
 	if opts.Model.InChannels != channels {
 		return nil, fmt.Errorf("pretrain: the model takes %d channels, the data has %d", opts.Model.InChannels, channels)
 	}
 	if len(opts.Crops.Mean) == 0 {
-		mean, std, err := channelStats(src, channels)
+		mean, std, err := ChannelStats(src, channels)
 		if err != nil {
 			return nil, err
 		}

@@ -1,0 +1,145 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/bmatcuk/doublestar/v4"
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+
+	swav "github.com/swav-go/swav"
+	"github.com/swav-go/swav/dataset"
+	"github.com/swav-go/swav/embedio"
+	"github.com/swav-go/swav/infer"
+)
+
+type embedFlags struct {
+	model, out, format, onError, output string
+	workers, batch                      int
+	raw                                 bool
+}
+
+func newEmbedCmd() *cobra.Command {
+	var f embedFlags
+	cmd := &cobra.Command{
+		Use:   "embed [--model m.swav] GLOB... --out emb.npy",
+		Short: "Embed images matching doublestar globs into .npy, .jsonl or .csv",
+		Long: `Embed every image matching the globs (e.g. 'photos/**/*.{jpg,jpeg,png,webp}') with a model
+(the embedded default model unless --model is given). Vectors are written as they are
+computed to a temporary file renamed to --out on success; .npy output gets a sidecar
+OUT.paths.txt listing the files in the same order.`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error { return runEmbed(cmd, f, args) },
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.model, "model", "", "model checkpoint (default: the embedded Fashion-MNIST model)")
+	fl.StringVar(&f.out, "out", "embeddings.npy", "output file: .npy (float32 N×D + OUT.paths.txt), .jsonl or .csv")
+	fl.StringVar(&f.format, "format", "", "output format npy, jsonl or csv (default: from --out's extension)")
+	fl.StringVar(&f.onError, "on-error", "skip", "unreadable images: skip (report and go on) or fail")
+	fl.StringVar(&f.output, "output", "features", "vectors: features (pooled backbone) or projection (head output)")
+	fl.BoolVar(&f.raw, "raw", false, "write vectors without L2 normalisation")
+	fl.IntVar(&f.workers, "workers", 2, "goroutines decoding images")
+	fl.IntVar(&f.batch, "batch", 64, "images per forward pass")
+	return cmd
+}
+
+// expandGlobs returns the files matching the patterns, sorted per pattern, without
+// duplicates.
+func expandGlobs(patterns []string) ([]string, error) {
+	var paths []string
+	seen := map[string]bool{}
+	for _, p := range patterns {
+		matches, err := doublestar.FilepathGlob(p, doublestar.WithFilesOnly(), doublestar.WithFailOnIOErrors())
+		if err != nil {
+			return nil, fmt.Errorf("pattern %q: %w", p, err)
+		}
+		if len(matches) == 0 {
+			return nil, fmt.Errorf("pattern %q matches no file", p)
+		}
+		for _, m := range matches {
+			if !seen[m] {
+				seen[m] = true
+				paths = append(paths, m)
+			}
+		}
+	}
+	return paths, nil
+}
+
+func loadModel(path string, opts infer.Options) (*swav.Model, error) {
+	if path == "" {
+		return swav.LoadDefault(opts)
+	}
+	return swav.Load(path, opts)
+}
+
+func runEmbed(cmd *cobra.Command, f embedFlags, patterns []string) (err error) {
+	var onErr dataset.OnError
+	if err := onErr.UnmarshalText([]byte(f.onError)); err != nil {
+		return err
+	}
+	output, err := infer.ParseOutput(f.output)
+	if err != nil {
+		return err
+	}
+	format, err := embedio.FormatFromPath(f.out, f.format)
+	if err != nil {
+		return err
+	}
+	paths, err := expandGlobs(patterns)
+	if err != nil {
+		return err
+	}
+	be, err := newBackend()
+	if err != nil {
+		return err
+	}
+	m, err := loadModel(f.model, infer.Options{Backend: be, Output: output, Raw: f.raw, BatchSize: f.batch, Workers: f.workers})
+	if err != nil {
+		return err
+	}
+	w, err := embedio.Create(f.out, format, m.Dim())
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			_ = w.Abort()
+		}
+	}()
+	bar := progressbar.NewOptions(len(paths), progressbar.OptionSetWriter(os.Stderr), progressbar.OptionSetDescription("embed"),
+		progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString("img"),
+		progressbar.OptionThrottle(200*time.Millisecond), progressbar.OptionClearOnFinish())
+	var skipped []dataset.Skipped
+	start := time.Now()
+	err = m.EachFile(cmd.Context(), paths, func(i int, vec []float32, ferr error) error {
+		_ = bar.Add(1)
+		if ferr != nil {
+			return onErr.Handle(&skipped, paths[i], ferr)
+		}
+		return w.Write(paths[i], vec)
+	})
+	_ = bar.Finish()
+	if err != nil {
+		return err
+	}
+	if err := w.Close(); err != nil {
+		return err
+	}
+	elapsed := time.Since(start)
+	fmt.Fprintf(os.Stderr, "embedded %d images (%d-d %s) in %s (%.1f images/s) → %s\n",
+		w.Count(), m.Dim(), output, elapsed.Round(time.Millisecond), float64(w.Count())/elapsed.Seconds(), f.out)
+	if len(skipped) > 0 {
+		fmt.Fprintf(os.Stderr, "skipped %d:\n", len(skipped))
+		for _, s := range skipped {
+			fmt.Fprintf(os.Stderr, "  %s\n", s)
+		}
+	}
+	if w.Count() == 0 {
+		return errors.New("no image could be embedded")
+	}
+	return nil
+}

@@ -1,0 +1,60 @@
+// Command swav-embed pretrains SwAV models on image folders or IDX files, embeds images
+// with them, and evaluates them with a linear probe or kNN.
+//
+//	swav-embed pretrain --idx train-images-idx3-ubyte.gz --out model.swav
+//	swav-embed embed 'photos/**/*.{jpg,jpeg,png,webp}' --out emb.npy
+//	swav-embed probe --model model.swav --train-idx … --test-idx …
+//	swav-embed export model.swav --out small.swav --float16
+//	swav-embed convert swav_800ep_pretrain.pth.tar --out swav-rn50.swav
+//	swav-embed bench fashion-mnist
+//
+// The compute backend is swav-go's pure-Go default unless GOMLX_BACKEND names another
+// (build with -tags xla for XLA, after installing its plugin).
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"time"
+
+	"github.com/gomlx/gomlx/backends"
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+
+	"github.com/swav-go/swav/backend"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := newRoot().ExecuteContext(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "swav-embed:", err)
+		os.Exit(1)
+	}
+}
+
+func newRoot() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "swav-embed",
+		Short:         "SwAV self-supervised image embeddings in Go: pretrain, embed, evaluate",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(newPretrainCmd(), newEmbedCmd(), newProbeCmd(), newExportCmd(), newInitCmd(), newConvertCmd(), newBenchCmd())
+	return root
+}
+
+// newBackend returns the backend for this run ($GOMLX_BACKEND or the default).
+func newBackend() (backends.Backend, error) {
+	return backend.New()
+}
+
+// newBar returns a progress bar on standard error.
+func newBar(total int, desc string) *progressbar.ProgressBar {
+	return progressbar.NewOptions(total, progressbar.OptionSetWriter(os.Stderr), progressbar.OptionSetDescription(desc),
+		progressbar.OptionShowCount(), progressbar.OptionThrottle(200*time.Millisecond), progressbar.OptionClearOnFinish())
+}

@@ -1,0 +1,6 @@
+package main
+
+import "github.com/spf13/cobra"
+
+func newConvertCmd() *cobra.Command { return &cobra.Command{Use: "convert"} }
+func newBenchCmd() *cobra.Command   { return &cobra.Command{Use: "bench"} }

@@ -100,7 +100,7 @@ func Load(path string, opts Options) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	return fromFile(f, path, opts)
+	return FromFile(f, path, opts)
 }
 
 // LoadBytes is Load for a checkpoint held in memory (e.g. embedded with go:embed); name
@@ -110,10 +110,11 @@ func LoadBytes(data []byte, name string, opts Options) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	return fromFile(f, name, opts)
+	return FromFile(f, name, opts)
 }
 
-func fromFile(f *checkpoint.File, name string, opts Options) (*Model, error) {
+// FromFile prepares a decoded checkpoint for inference; name is used in errors.
+func FromFile(f *checkpoint.File, name string, opts Options) (*Model, error) {
 	cfg, err := model.ParseConfig(f.Header.Model)
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint %s: %w", name, err)

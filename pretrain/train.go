@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"runtime"
 	"time"
 
 	"github.com/gomlx/gomlx/backends"
@@ -61,6 +62,10 @@ type trainer struct {
 	itersPerEpoch int
 	inputSize     int
 	log           *logger
+	// wallBefore is the training time of earlier sessions (from the checkpoint);
+	// sessionStart the start of this one.
+	wallBefore   float64
+	sessionStart time.Time
 }
 
 // Run pretrains on src with opts and returns when all epochs (or MaxSteps) are done, the
@@ -190,6 +195,9 @@ func (t *trainer) restore(f *checkpoint.File) (int, error) {
 	if err := model.ImportVariables(t.ctx, f.Tensors, nil); err != nil {
 		return 0, err
 	}
+	if w, ok := f.Header.Training.Extra["wall_seconds"].(json.Number); ok {
+		t.wallBefore, _ = w.Float64()
+	}
 	return int(f.Header.Training.Step), nil
 }
 
@@ -215,6 +223,7 @@ func (t *trainer) run(ctx gocontext.Context) (*Result, error) {
 	defer progress.finish()
 
 	began := time.Now()
+	t.sessionStart = began
 	imagesDone := 0
 	lastSaved := start
 	collapse := newCollapseGuard(o.Model.Prototypes, t.log)
@@ -324,6 +333,11 @@ func (t *trainer) save(step int) error {
 			Training: &checkpoint.Training{
 				Epoch: step / t.itersPerEpoch, Step: int64(step), Seed: int64(t.opts.Seed),
 				Dataset: t.opts.DatasetName, LibraryVersion: Version, Time: time.Now().UTC().Truncate(time.Second),
+				Extra: map[string]any{
+					"wall_seconds": math.Round(t.wallBefore + time.Since(t.sessionStart).Seconds()),
+					"threads":      runtime.GOMAXPROCS(0),
+					"backend":      t.backend.Name(),
+				},
 			},
 			Extra: map[string]json.RawMessage{"pretrain": hp},
 		},

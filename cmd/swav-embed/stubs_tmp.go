@@ -3,4 +3,3 @@ package main
 import "github.com/spf13/cobra"
 
 func newConvertCmd() *cobra.Command { return &cobra.Command{Use: "convert"} }
-func newBenchCmd() *cobra.Command   { return &cobra.Command{Use: "bench"} }

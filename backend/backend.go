@@ -18,7 +18,6 @@ import (
 	"github.com/gomlx/gomlx/backends"
 
 	"github.com/swav-go/swav/backend/compat"
-	_ "github.com/swav-go/swav/backend/fast" // registers "swav"
 )
 
 // Default is the backend configuration used when GOMLX_BACKEND is not set.

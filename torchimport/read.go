@@ -1,0 +1,717 @@
+package torchimport
+
+import (
+	"archive/zip"
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/big"
+	"os"
+	"sort"
+	"strings"
+)
+
+// Sentinel errors. An error of ReadStateDict, Convert or ConvertFile about what a file
+// or state dict holds wraps one of them; ReadStateDict's and ConvertFile's errors name
+// the file.
+var (
+	// ErrNotCheckpoint means the file is not a PyTorch checkpoint at all: neither a
+	// torch.save zip archive nor a legacy torch.save pickle stream.
+	ErrNotCheckpoint = errors.New("not a PyTorch checkpoint")
+	// ErrCorrupt means the file looks like a PyTorch checkpoint but is truncated or
+	// malformed.
+	ErrCorrupt = errors.New("corrupt or truncated PyTorch checkpoint")
+	// ErrUnsupported means a well-formed PyTorch file this package does not read:
+	// TorchScript archives, the tar format of PyTorch < 0.4, whole pickled modules,
+	// big-endian files, complex or quantized tensors.
+	ErrUnsupported = errors.New("unsupported PyTorch checkpoint")
+	// ErrArchitecture means the state dict is not one of the networks swav-go
+	// implements (a torchvision-layout ResNet, optionally with SwAV's head).
+	ErrArchitecture = errors.New("state dict does not match a supported network")
+)
+
+// Tensor is one array of a PyTorch state dict, converted to float32.
+type Tensor struct {
+	// DType is the element type the file stores it with: "float32", "float16",
+	// "bfloat16", "float64", "int64", "int32", "int16", "int8", "uint8" or "bool".
+	// Integers convert exactly up to 2^24 in magnitude.
+	DType string
+	// Shape is the PyTorch size, outermost first (empty for a scalar).
+	Shape []int
+	// Data holds the elements in row-major (C) order, whatever the strides in the file.
+	Data []float32
+}
+
+// Limits of the reader.
+const (
+	maxDataPickle = 256 << 20 // largest data.pkl in a zip archive
+	maxRank       = 32        // largest tensor rank
+	// maxBroadcast is how many elements a tensor may have beyond its storage's (saved
+	// expanded views repeat elements through zero strides).
+	maxBroadcast = 1 << 20
+	// maxDeflateRatio bounds a deflated zip entry's size by its compressed size.
+	maxDeflateRatio = 1032
+)
+
+// legacyMagic is the number legacy (pre-1.6) torch.save files start with.
+const legacyMagic = "1950a86a20f9469cfc6c"
+
+// ReadStateDict reads the state dict in the PyTorch checkpoint at path, with its tensors
+// converted to float32 and its keys as stored (e.g. "module.conv1.weight").
+//
+// It reads the zip archives torch.save writes since PyTorch 1.6 (<dir>/data.pkl and
+// <dir>/data/<key>, whatever the top-level directory is called) and the legacy stream
+// format of earlier versions, in which the released SwAV models are saved. The state
+// dict is the file's top-level dict, or its "state_dict" (or "model") entry when it has
+// one, as training checkpoints do; only the storages it uses are read. Nothing in the
+// file is executed: pickled globals are names, not code. Sizes in the file are checked
+// against the file's length before they are used, so a truncated or hostile file yields
+// an error wrapping ErrCorrupt, ErrNotCheckpoint or ErrUnsupported, never a panic.
+func ReadStateDict(path string) (sd map[string]Tensor, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("torchimport: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("torchimport: %w", err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("torchimport: %s: %w: not a regular file", path, ErrNotCheckpoint)
+	}
+	sd, err = readStateDict(f, fi.Size())
+	if err != nil {
+		return nil, fmt.Errorf("torchimport: %s: %w", path, err)
+	}
+	return sd, nil
+}
+
+// readStateDict is ReadStateDict on size bytes of r.
+func readStateDict(r io.ReaderAt, size int64) (sd map[string]Tensor, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			sd, err = nil, fmt.Errorf("%w: internal error while reading: %v", ErrCorrupt, p)
+		}
+	}()
+	head := make([]byte, 512)
+	n, err := r.ReadAt(head, 0)
+	if err != nil && err != io.EOF {
+		return nil, err
+	}
+	head = head[:n]
+	switch {
+	case n == 0:
+		return nil, fmt.Errorf("%w: the file is empty", ErrNotCheckpoint)
+	case bytes.HasPrefix(head, []byte("PK\x03\x04")) || bytes.HasPrefix(head, []byte("PK\x05\x06")):
+		return readZip(r, size)
+	case head[0] == 0x80:
+		return readLegacy(io.NewSectionReader(r, 0, size), size)
+	case n >= 262 && string(head[257:262]) == "ustar":
+		return nil, fmt.Errorf("%w: a tar archive (the format of PyTorch < 0.4); load and re-save it with a current PyTorch", ErrUnsupported)
+	case bytes.HasPrefix(head, []byte("SWAVCKPT")):
+		return nil, fmt.Errorf("%w: this is already a swav-go checkpoint", ErrNotCheckpoint)
+	}
+	return nil, fmt.Errorf("%w: neither a zip archive (torch.save since PyTorch 1.6) nor a legacy torch.save stream", ErrNotCheckpoint)
+}
+
+// storageType is a torch storage class: its element type and how to decode it.
+type storageType struct {
+	dtype  string
+	size   int
+	decode func(b []byte) float32
+}
+
+// storageTypeOf returns the storage class called name (e.g. "FloatStorage").
+func storageTypeOf(name string) (storageType, bool) {
+	switch name {
+	case "FloatStorage":
+		return storageType{"float32", 4, func(b []byte) float32 { return math.Float32frombits(binary.LittleEndian.Uint32(b)) }}, true
+	case "HalfStorage":
+		return storageType{"float16", 2, func(b []byte) float32 { return halfToFloat32(binary.LittleEndian.Uint16(b)) }}, true
+	case "BFloat16Storage":
+		return storageType{"bfloat16", 2, func(b []byte) float32 { return math.Float32frombits(uint32(binary.LittleEndian.Uint16(b)) << 16) }}, true
+	case "DoubleStorage":
+		return storageType{"float64", 8, func(b []byte) float32 { return float32(math.Float64frombits(binary.LittleEndian.Uint64(b))) }}, true
+	case "LongStorage":
+		return storageType{"int64", 8, func(b []byte) float32 { return float32(int64(binary.LittleEndian.Uint64(b))) }}, true
+	case "IntStorage":
+		return storageType{"int32", 4, func(b []byte) float32 { return float32(int32(binary.LittleEndian.Uint32(b))) }}, true
+	case "ShortStorage":
+		return storageType{"int16", 2, func(b []byte) float32 { return float32(int16(binary.LittleEndian.Uint16(b))) }}, true
+	case "CharStorage":
+		return storageType{"int8", 1, func(b []byte) float32 { return float32(int8(b[0])) }}, true
+	case "ByteStorage":
+		return storageType{"uint8", 1, func(b []byte) float32 { return float32(b[0]) }}, true
+	case "BoolStorage":
+		return storageType{"bool", 1, func(b []byte) float32 {
+			if b[0] != 0 {
+				return 1
+			}
+			return 0
+		}}, true
+	}
+	return storageType{}, false
+}
+
+// halfToFloat32 widens an IEEE 754 binary16 value exactly.
+func halfToFloat32(h uint16) float32 {
+	sign := uint32(h>>15) << 31
+	exp := uint32(h>>10) & 0x1f
+	mant := uint32(h) & 0x3ff
+	switch {
+	case exp == 0x1f: // Inf, NaN
+		return math.Float32frombits(sign | 0xff<<23 | mant<<13)
+	case exp != 0: // normal
+		return math.Float32frombits(sign | (exp+112)<<23 | mant<<13)
+	case mant == 0: // ±0
+		return math.Float32frombits(sign)
+	}
+	// Subnormal: value = mant · 2^-24.
+	v := float32(mant) * (1.0 / (1 << 24))
+	if sign != 0 {
+		v = -v
+	}
+	return v
+}
+
+// storageRoot is one storage of the file.
+type storageRoot struct {
+	key   string
+	typ   storageType
+	numel int64
+	data  []byte // loaded on demand
+}
+
+// storageRef is what a persistent id resolves to: a storage, or (legacy files) a view of
+// one starting offset elements in and numel long.
+type storageRef struct {
+	root   *storageRoot
+	offset int64
+	numel  int64
+}
+
+// rawTensor is a tensor as the pickle describes it.
+type rawTensor struct {
+	storage *storageRef
+	offset  int64
+	size    []int64
+	stride  []int64
+}
+
+// storages collects the storages a pickle refers to.
+type storages struct {
+	roots map[string]*storageRoot
+}
+
+// root returns the storage called key, checking it is declared consistently.
+func (s *storages) root(key string, cls any, numel any) (*storageRoot, error) {
+	g, ok := cls.(*pyGlobal)
+	if !ok || g.module != "torch" {
+		return nil, fmt.Errorf("storage %q has type %s", key, typeName(cls))
+	}
+	typ, ok := storageTypeOf(g.name)
+	if !ok {
+		return nil, fmt.Errorf("%w: storage type %s", ErrUnsupported, g)
+	}
+	n, ok := numel.(int64)
+	if !ok || n < 0 || n > math.MaxInt64/8 {
+		return nil, fmt.Errorf("storage %q has size %v", key, numel)
+	}
+	if r, ok := s.roots[key]; ok {
+		if r.typ.dtype != typ.dtype || r.numel != n {
+			return nil, fmt.Errorf("storage %q is declared twice differently", key)
+		}
+		return r, nil
+	}
+	r := &storageRoot{key: key, typ: typ, numel: n}
+	s.roots[key] = r
+	return r, nil
+}
+
+// rebuild interprets calls of torch's tensor rebuild functions; other calls are left to
+// the unpickler (as inert objects).
+func rebuild(fn *pyGlobal, args pyTuple) (any, bool, error) {
+	if fn.module != "torch._utils" {
+		return nil, false, nil
+	}
+	switch fn.name {
+	case "_rebuild_tensor", "_rebuild_tensor_v2":
+		if len(args) < 4 {
+			return nil, true, fmt.Errorf("%d arguments", len(args))
+		}
+		st, ok := args[0].(*storageRef)
+		if !ok {
+			return nil, true, fmt.Errorf("storage argument is a %s", typeName(args[0]))
+		}
+		off, ok := args[1].(int64)
+		if !ok || off < 0 {
+			return nil, true, fmt.Errorf("storage offset %v", args[1])
+		}
+		size, err := intTuple(args[2])
+		if err != nil {
+			return nil, true, fmt.Errorf("size: %v", err)
+		}
+		stride, err := intTuple(args[3])
+		if err != nil {
+			return nil, true, fmt.Errorf("stride: %v", err)
+		}
+		if len(size) != len(stride) {
+			return nil, true, fmt.Errorf("size %v and stride %v differ in rank", size, stride)
+		}
+		return &rawTensor{storage: st, offset: off, size: size, stride: stride}, true, nil
+	case "_rebuild_parameter", "_rebuild_parameter_with_state":
+		if len(args) < 1 {
+			return nil, true, errors.New("no arguments")
+		}
+		if _, ok := args[0].(*rawTensor); !ok {
+			return nil, true, fmt.Errorf("data argument is a %s", typeName(args[0]))
+		}
+		return args[0], true, nil
+	case "_rebuild_qtensor", "_rebuild_sparse_tensor", "_rebuild_sparse_csr_tensor", "_rebuild_meta_tensor_no_storage",
+		"_rebuild_wrapper_subclass", "_rebuild_device_tensor_from_numpy", "_rebuild_nested_tensor":
+		return nil, true, fmt.Errorf("%w: quantized, sparse, nested and meta tensors are not read", ErrUnsupported)
+	}
+	return nil, false, nil
+}
+
+// intTuple decodes a tuple of non-negative ints (a size or a stride).
+func intTuple(v any) ([]int64, error) {
+	t, ok := v.(pyTuple)
+	if !ok {
+		return nil, fmt.Errorf("a %s, not a tuple", typeName(v))
+	}
+	if len(t) > maxRank {
+		return nil, fmt.Errorf("rank %d exceeds %d", len(t), maxRank)
+	}
+	out := make([]int64, len(t))
+	for i, x := range t {
+		n, ok := x.(int64)
+		if !ok || n < 0 {
+			return nil, fmt.Errorf("element %v", x)
+		}
+		out[i] = n
+	}
+	return out, nil
+}
+
+// readZip reads a torch.save zip archive.
+func readZip(r io.ReaderAt, size int64) (map[string]Tensor, error) {
+	zr, err := zip.NewReader(r, size)
+	if err != nil {
+		return nil, fmt.Errorf("%w: damaged or truncated zip archive: %v", ErrCorrupt, err)
+	}
+	var pkl []*zip.File
+	entries := make(map[string]*zip.File, len(zr.File))
+	torchScript := false
+	for _, e := range zr.File {
+		entries[e.Name] = e
+		dir, base, ok := strings.Cut(e.Name, "/")
+		if !ok || dir == "" {
+			continue
+		}
+		switch base {
+		case "data.pkl":
+			pkl = append(pkl, e)
+		case "constants.pkl":
+			torchScript = true
+		}
+	}
+	if torchScript {
+		return nil, fmt.Errorf("%w: a TorchScript archive (torch.jit.save); save the model's state_dict() with torch.save instead", ErrUnsupported)
+	}
+	switch len(pkl) {
+	case 0:
+		return nil, fmt.Errorf("%w: a zip archive without <dir>/data.pkl", ErrNotCheckpoint)
+	case 1:
+	default:
+		return nil, fmt.Errorf("%w: the zip archive has %d data.pkl records", ErrCorrupt, len(pkl))
+	}
+	prefix := strings.TrimSuffix(pkl[0].Name, "data.pkl")
+	// PyTorch 2 records the byte order of the storages; earlier versions wrote
+	// little-endian only.
+	if e, ok := entries[prefix+"byteorder"]; ok {
+		if err := checkEntry(e, size); err != nil {
+			return nil, err
+		}
+		if e.UncompressedSize64 > 16 {
+			return nil, fmt.Errorf("%w: %s is %d bytes long", ErrCorrupt, e.Name, e.UncompressedSize64)
+		}
+		order, err := readEntry(e, e.UncompressedSize64)
+		if err != nil {
+			return nil, err
+		}
+		if string(order) != "little" {
+			return nil, fmt.Errorf("%w: storages in %q byte order", ErrUnsupported, order)
+		}
+	}
+	if pkl[0].UncompressedSize64 > maxDataPickle {
+		return nil, fmt.Errorf("%w: %s is %d bytes, more than the %d-byte limit", ErrUnsupported, pkl[0].Name, pkl[0].UncompressedSize64, maxDataPickle)
+	}
+	if err := checkEntry(pkl[0], size); err != nil {
+		return nil, err
+	}
+	rc, err := pkl[0].Open()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrCorrupt, pkl[0].Name, err)
+	}
+	defer rc.Close()
+
+	st := &storages{roots: make(map[string]*storageRoot)}
+	u := &unpickler{
+		r:    bufio.NewReader(io.LimitReader(rc, maxDataPickle+1)),
+		call: rebuild,
+		persistentLoad: func(pid any) (any, error) {
+			t, ok := pid.(pyTuple)
+			if !ok || len(t) < 5 || t[0] != "storage" {
+				return nil, fmt.Errorf("%w: persistent id is not a storage", ErrUnsupported)
+			}
+			key, ok := t[2].(string)
+			if !ok || key == "" || strings.ContainsAny(key, "/\\") || key == "." || key == ".." {
+				return nil, fmt.Errorf("storage key %v", t[2])
+			}
+			root, err := st.root(key, t[1], t[4])
+			if err != nil {
+				return nil, err
+			}
+			return &storageRef{root: root, numel: root.numel}, nil
+		},
+	}
+	obj, err := u.load()
+	if err != nil {
+		return nil, pickleError(pkl[0].Name, err)
+	}
+	state, err := selectStateDict(obj)
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range state {
+		root := t.storage.root
+		if root.data != nil || root.numel == 0 {
+			continue
+		}
+		name := prefix + "data/" + root.key
+		e, ok := entries[name]
+		if !ok {
+			return nil, fmt.Errorf("%w: storage record %s is missing", ErrCorrupt, name)
+		}
+		want := uint64(root.numel) * uint64(root.typ.size)
+		if e.UncompressedSize64 != want {
+			return nil, fmt.Errorf("%w: storage record %s holds %d bytes, the pickle declares %d %s values (%d bytes)",
+				ErrCorrupt, name, e.UncompressedSize64, root.numel, root.typ.dtype, want)
+		}
+		if err := checkEntry(e, size); err != nil {
+			return nil, err
+		}
+		if root.data, err = readEntry(e, want); err != nil {
+			return nil, err
+		}
+	}
+	return buildTensors(state)
+}
+
+// checkEntry bounds a zip entry's declared sizes by the archive's size, so that reading
+// it cannot allocate more than the file justifies.
+func checkEntry(e *zip.File, archive int64) error {
+	limit := uint64(archive)
+	if e.Method == zip.Deflate {
+		limit = e.CompressedSize64 * maxDeflateRatio
+	} else if e.Method != zip.Store {
+		return fmt.Errorf("%w: record %s uses zip compression method %d", ErrUnsupported, e.Name, e.Method)
+	}
+	if e.CompressedSize64 > uint64(archive) || e.UncompressedSize64 > limit {
+		return fmt.Errorf("%w: record %s declares %d bytes, more than the archive of %d bytes can hold",
+			ErrCorrupt, e.Name, e.UncompressedSize64, archive)
+	}
+	return nil
+}
+
+// readEntry reads exactly n bytes of a zip entry, checking its CRC.
+func readEntry(e *zip.File, n uint64) ([]byte, error) {
+	rc, err := e.Open()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrCorrupt, e.Name, err)
+	}
+	defer rc.Close()
+	b := make([]byte, n)
+	if _, err := io.ReadFull(rc, b); err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrCorrupt, e.Name, err)
+	}
+	// Reading to the end makes archive/zip verify the checksum.
+	if _, err := rc.Read(make([]byte, 1)); err != io.EOF {
+		if err == nil {
+			err = errors.New("longer than declared")
+		}
+		return nil, fmt.Errorf("%w: %s: %v", ErrCorrupt, e.Name, err)
+	}
+	return b, nil
+}
+
+// pickleError classifies an unpickling error.
+func pickleError(what string, err error) error {
+	for _, s := range []error{ErrUnsupported, ErrNotCheckpoint, ErrCorrupt} {
+		if errors.Is(err, s) {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+	}
+	return fmt.Errorf("%w: %s: %v", ErrCorrupt, what, err)
+}
+
+// readLegacy reads the stream format of torch.save before PyTorch 1.6: five pickles
+// (magic number, protocol version, system info, the object, the storage keys) followed
+// by each storage as an int64 element count and its raw little-endian bytes.
+func readLegacy(r io.Reader, size int64) (map[string]Tensor, error) {
+	br := bufio.NewReaderSize(r, 1<<20)
+	var pos int64
+	st := &storages{roots: make(map[string]*storageRoot)}
+	next := func(what string, persistent func(any) (any, error)) (any, error) {
+		u := &unpickler{r: br, pos: pos, call: rebuild, persistentLoad: persistent}
+		v, err := u.load()
+		pos = u.pos
+		if err != nil {
+			return nil, pickleError(what, err)
+		}
+		return v, nil
+	}
+	magic, err := next("magic number", nil)
+	if err != nil {
+		return nil, fmt.Errorf("%w: a pickle stream that does not start with PyTorch's magic number (%v)", ErrNotCheckpoint, err)
+	}
+	if m, ok := magic.(*big.Int); !ok || m.Text(16) != legacyMagic {
+		return nil, fmt.Errorf("%w: a pickle stream that does not start with PyTorch's magic number", ErrNotCheckpoint)
+	}
+	version, err := next("protocol version", nil)
+	if err != nil {
+		return nil, err
+	}
+	if version != int64(1001) {
+		return nil, fmt.Errorf("%w: legacy protocol version %v (only 1001 is known)", ErrUnsupported, version)
+	}
+	info, err := next("system info", nil)
+	if err != nil {
+		return nil, err
+	}
+	if d, ok := info.(*pyDict); ok {
+		if le, ok := d.get("little_endian"); ok && le != true {
+			return nil, fmt.Errorf("%w: written on a big-endian machine", ErrUnsupported)
+		}
+	}
+	obj, err := next("object pickle", func(pid any) (any, error) {
+		t, ok := pid.(pyTuple)
+		if !ok || len(t) < 1 {
+			return nil, fmt.Errorf("%w: persistent id is a %s", ErrUnsupported, typeName(pid))
+		}
+		if t[0] == "module" {
+			return nil, fmt.Errorf("%w: a pickled nn.Module (torch.save(model)); save model.state_dict() instead", ErrUnsupported)
+		}
+		if t[0] != "storage" || len(t) < 6 {
+			return nil, fmt.Errorf("%w: persistent id is not a storage", ErrUnsupported)
+		}
+		key, ok := t[2].(string)
+		if !ok {
+			return nil, fmt.Errorf("storage key %v", t[2])
+		}
+		root, err := st.root(key, t[1], t[4])
+		if err != nil {
+			return nil, err
+		}
+		ref := &storageRef{root: root, numel: root.numel}
+		if t[5] != nil { // a view: (view key, offset, size) in elements
+			v, ok := t[5].(pyTuple)
+			if !ok || len(v) != 3 {
+				return nil, fmt.Errorf("storage view metadata %s", typeName(t[5]))
+			}
+			off, ok1 := v[1].(int64)
+			n, ok2 := v[2].(int64)
+			if !ok1 || !ok2 || off < 0 || n < 0 || off > root.numel || n > root.numel-off {
+				return nil, fmt.Errorf("storage view [%v, +%v) of a storage of %d elements", v[1], v[2], root.numel)
+			}
+			ref.offset, ref.numel = off, n
+		}
+		return ref, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	keysObj, err := next("storage keys", nil)
+	if err != nil {
+		return nil, err
+	}
+	keys, ok := keysObj.(*pyList)
+	if !ok {
+		return nil, fmt.Errorf("%w: storage keys are a %s", ErrCorrupt, typeName(keysObj))
+	}
+	state, err := selectStateDict(obj)
+	if err != nil {
+		return nil, err
+	}
+	needed := make(map[*storageRoot]bool)
+	for _, t := range state {
+		needed[t.storage.root] = true
+	}
+	seen := make(map[string]bool, len(keys.items))
+	for _, k := range keys.items {
+		key, ok := k.(string)
+		if !ok || seen[key] {
+			return nil, fmt.Errorf("%w: storage key %v", ErrCorrupt, k)
+		}
+		seen[key] = true
+		root := st.roots[key]
+		if root == nil {
+			return nil, fmt.Errorf("%w: storage %q is listed but never used", ErrCorrupt, key)
+		}
+		var hdr [8]byte
+		if _, err := io.ReadFull(br, hdr[:]); err != nil {
+			return nil, fmt.Errorf("%w: storage %q: the file ends at byte %d", ErrCorrupt, key, pos)
+		}
+		pos += 8
+		n := int64(binary.LittleEndian.Uint64(hdr[:]))
+		if n != root.numel {
+			return nil, fmt.Errorf("%w: storage %q holds %d elements, the pickle declares %d", ErrCorrupt, key, n, root.numel)
+		}
+		nbytes := n * int64(root.typ.size)
+		if nbytes > size-pos {
+			return nil, fmt.Errorf("%w: storage %q needs %d bytes at byte %d, the file has %d", ErrCorrupt, key, nbytes, pos, size)
+		}
+		if needed[root] {
+			root.data = make([]byte, nbytes)
+			_, err = io.ReadFull(br, root.data)
+		} else {
+			_, err = io.CopyN(io.Discard, br, nbytes)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%w: storage %q: the file ends early", ErrCorrupt, key)
+		}
+		pos += nbytes
+	}
+	for root := range needed {
+		if !seen[root.key] {
+			return nil, fmt.Errorf("%w: storage %q is used but not stored", ErrCorrupt, root.key)
+		}
+	}
+	return buildTensors(state)
+}
+
+// selectStateDict finds the state dict in a checkpoint's top-level object: the object
+// itself or its "state_dict" or "model" entry.
+func selectStateDict(obj any) (map[string]*rawTensor, error) {
+	top, ok := obj.(*pyDict)
+	if !ok {
+		if o, isObj := obj.(*pyObject); isObj {
+			return nil, fmt.Errorf("%w: the file holds a %s object, not a state dict; save model.state_dict() instead", ErrUnsupported, o.class)
+		}
+		return nil, fmt.Errorf("%w: the file holds a Python %s, not a state dict", ErrNotCheckpoint, typeName(obj))
+	}
+	d := top
+	for _, k := range []string{"state_dict", "model"} {
+		if v, ok := top.get(k); ok {
+			if inner, ok := v.(*pyDict); ok {
+				d = inner
+				break
+			}
+		}
+	}
+	out := make(map[string]*rawTensor, len(d.keys))
+	var bad []string
+	for i, k := range d.keys {
+		name, ok := k.(string)
+		if !ok {
+			bad = append(bad, fmt.Sprintf("%v (a %s key)", k, typeName(k)))
+			continue
+		}
+		t, ok := d.values[i].(*rawTensor)
+		if !ok {
+			bad = append(bad, fmt.Sprintf("%q (a %s)", name, typeName(d.values[i])))
+			continue
+		}
+		out[name] = t
+	}
+	if len(bad) > 0 {
+		sort.Strings(bad)
+		if len(bad) > 20 {
+			bad = append(bad[:20], fmt.Sprintf("and %d more", len(bad)-20))
+		}
+		return nil, fmt.Errorf("%w: not a state dict: entries that are not tensors: %s", ErrNotCheckpoint, strings.Join(bad, ", "))
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%w: the state dict holds no tensors", ErrNotCheckpoint)
+	}
+	return out, nil
+}
+
+// buildTensors decodes every tensor from its (loaded) storage.
+func buildTensors(state map[string]*rawTensor) (map[string]Tensor, error) {
+	out := make(map[string]Tensor, len(state))
+	for name, t := range state {
+		v, err := t.decode()
+		if err != nil {
+			return nil, fmt.Errorf("%w: tensor %q: %v", ErrCorrupt, name, err)
+		}
+		out[name] = v
+	}
+	return out, nil
+}
+
+// decode gathers a tensor's elements through its offset and strides, checking every
+// index against its storage.
+func (t *rawTensor) decode() (Tensor, error) {
+	ref := t.storage
+	typ := ref.root.typ
+	shape := make([]int, len(t.size))
+	numel := int64(1)
+	for i, d := range t.size {
+		if d != 0 && numel > math.MaxInt32/d {
+			return Tensor{}, fmt.Errorf("size %v is too large", t.size)
+		}
+		numel *= d
+		shape[i] = int(d)
+	}
+	res := Tensor{DType: typ.dtype, Shape: shape, Data: make([]float32, 0)}
+	if numel == 0 {
+		return res, nil
+	}
+	if numel > max(ref.numel, maxBroadcast) {
+		return Tensor{}, fmt.Errorf("%d elements from a storage of %d", numel, ref.numel)
+	}
+	data := ref.root.data
+	if int64(len(data)) != ref.root.numel*int64(typ.size) {
+		return Tensor{}, errors.New("storage was not loaded")
+	}
+	// The last element's offset, accumulated without overflow: every term is checked
+	// against the room left in the storage (whose size the file's length bounds).
+	overrun := fmt.Errorf("size %v, stride %v and offset %d overrun its storage of %d elements", t.size, t.stride, t.offset, ref.numel)
+	if t.offset >= ref.numel {
+		return Tensor{}, overrun
+	}
+	room := ref.numel - 1 - t.offset
+	for i, d := range t.size {
+		if d > 1 && t.stride[i] > room/(d-1) {
+			return Tensor{}, overrun
+		}
+		room -= (d - 1) * t.stride[i]
+	}
+	res.Data = make([]float32, numel)
+	es := int64(typ.size)
+	base := (ref.offset + t.offset) * es
+	idx := make([]int64, len(t.size))
+	var off int64 // element offset of idx from the tensor's start
+	for i := range res.Data {
+		p := base + off*es
+		res.Data[i] = typ.decode(data[p : p+es])
+		// Advance the multi-index, innermost axis first.
+		for a := len(idx) - 1; a >= 0; a-- {
+			idx[a]++
+			off += t.stride[a]
+			if idx[a] < t.size[a] {
+				break
+			}
+			off -= idx[a] * t.stride[a]
+			idx[a] = 0
+		}
+	}
+	return res, nil
+}

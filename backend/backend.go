@@ -24,12 +24,18 @@ import (
 const Default = compat.BackendName
 
 // New returns the backend named by $GOMLX_BACKEND, or [Default] when it is unset.
-func New() (backends.Backend, error) {
+func New() (b backends.Backend, err error) {
 	config := os.Getenv(backends.ConfigEnvVar)
 	if config == "" {
 		config = Default
 	}
-	b, err := backends.NewWithConfig(config)
+	defer func() {
+		// GoMLX panics on an unknown backend name.
+		if r := recover(); r != nil {
+			err = fmt.Errorf("backend %q (from %s or the default): %v", config, backends.ConfigEnvVar, r)
+		}
+	}()
+	b, err = backends.NewWithConfig(config)
 	if err != nil {
 		return nil, fmt.Errorf("backend %q (from %s or the default): %w", config, backends.ConfigEnvVar, err)
 	}

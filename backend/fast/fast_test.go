@@ -1,0 +1,481 @@
+package fast
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/gomlx/gomlx/backends"
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX's idiom for graph code.
+	"github.com/gomlx/gomlx/pkg/core/shapes"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+	"github.com/swav-go/swav/backend/compat"
+)
+
+func newFast(t testing.TB, config string) backends.Backend {
+	t.Helper()
+	b, err := backends.NewWithConfig(BackendName + ":" + config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func newRef(t testing.TB) backends.Backend {
+	t.Helper()
+	b, err := compat.New("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func randTensor(r *rand.Rand, dims ...int) *tensors.Tensor {
+	n := 1
+	for _, d := range dims {
+		n *= d
+	}
+	data := make([]float32, n)
+	for i := range data {
+		data[i] = float32(r.NormFloat64())
+	}
+	return tensors.FromFlatDataAndDimensions(data, dims...)
+}
+
+func localClone(t testing.TB, x *tensors.Tensor) *tensors.Tensor {
+	c, err := x.LocalClone()
+	if err != nil {
+		t.Error(err)
+	}
+	return c
+}
+
+func runGraph(t testing.TB, b backends.Backend, fn func([]*Node) []*Node, inputs []*tensors.Tensor) [][]float32 {
+	t.Helper()
+	exec, err := NewExecAny(b, fn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer exec.Finalize()
+	args := make([]any, len(inputs))
+	for i, x := range inputs {
+		args[i] = localClone(t, x) // Tensors bind to the first backend that uses them.
+	}
+	outs, err := exec.Exec(args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := make([][]float32, len(outs))
+	for i, o := range outs {
+		res[i] = tensors.MustCopyFlatData[float32](o)
+	}
+	return res
+}
+
+// closeEnough compares with a tolerance relative to the largest reference magnitude.
+func closeEnough(t testing.TB, what string, got, want []float32, tol float64) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s: got %d values, want %d", what, len(got), len(want))
+	}
+	scale := 1.0
+	for _, w := range want {
+		scale = math.Max(scale, math.Abs(float64(w)))
+	}
+	for i := range got {
+		if d := math.Abs(float64(got[i]) - float64(want[i])); !(d <= tol*scale) {
+			t.Fatalf("%s: [%d] = %g, want %g (scale %g)", what, i, got[i], want[i], scale)
+		}
+	}
+}
+
+// compareBackends runs fn on "swav" and on the reference compat backend.
+func compareBackends(t *testing.T, fn func([]*Node) []*Node, inputs []*tensors.Tensor, tol float64) {
+	t.Helper()
+	for _, cfg := range []string{"", "purego,workers=1,elementwise_min=0"} {
+		got := runGraph(t, newFast(t, cfg), fn, inputs)
+		want := runGraph(t, newRef(t), fn, inputs)
+		for i := range want {
+			closeEnough(t, fmt.Sprintf("config %q output #%d", cfg, i), got[i], want[i], tol)
+		}
+	}
+}
+
+func TestDotGeneral(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	type tc struct {
+		lhs, rhs       []int
+		lc, lb, rc, rb []int
+		name           string
+	}
+	cases := []tc{
+		{name: "mk,kn", lhs: []int{37, 70}, rhs: []int{70, 19}, lc: []int{1}, rc: []int{0}},
+		{name: "km,kn (dW)", lhs: []int{70, 37}, rhs: []int{70, 19}, lc: []int{0}, rc: []int{0}},
+		{name: "mk,nk (dX)", lhs: []int{37, 70}, rhs: []int{19, 70}, lc: []int{1}, rc: []int{1}},
+		{name: "batched", lhs: []int{3, 17, 9}, rhs: []int{3, 9, 21}, lc: []int{2}, lb: []int{0}, rc: []int{1}, rb: []int{0}},
+		{name: "batch in middle", lhs: []int{17, 3, 9}, rhs: []int{9, 21, 3}, lc: []int{2}, lb: []int{1}, rc: []int{0}, rb: []int{2}},
+		{name: "two contracting", lhs: []int{5, 6, 7}, rhs: []int{7, 6, 4}, lc: []int{1, 2}, rc: []int{1, 0}},
+		{name: "vector", lhs: []int{40}, rhs: []int{40}, lc: []int{0}, rc: []int{0}},
+		{name: "many small batches", lhs: []int{64, 8, 8}, rhs: []int{64, 8, 8}, lc: []int{2}, lb: []int{0}, rc: []int{1}, rb: []int{0}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			compareBackends(t, func(in []*Node) []*Node {
+				return []*Node{DotGeneral(in[0], c.lc, c.lb, in[1], c.rc, c.rb)}
+			}, []*tensors.Tensor{randTensor(r, c.lhs...), randTensor(r, c.rhs...)}, 1e-5)
+		})
+	}
+}
+
+func TestConvGeneral(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	type tc struct {
+		b, h, w, ci, co, k, stride, pad, dil int
+	}
+	for _, c := range []tc{
+		{2, 9, 9, 3, 8, 3, 1, 1, 1},
+		{2, 10, 7, 5, 17, 3, 2, 1, 1},
+		{1, 8, 8, 16, 16, 1, 2, 0, 1},
+		{2, 12, 12, 3, 4, 7, 2, 3, 1},
+		{1, 11, 11, 4, 6, 3, 1, 2, 2},
+	} {
+		t.Run(fmt.Sprintf("%+v", c), func(t *testing.T) {
+			x := randTensor(r, c.b, c.h, c.w, c.ci)
+			k := randTensor(r, c.k, c.k, c.ci, c.co)
+			compareBackends(t, func(in []*Node) []*Node {
+				y := Convolve(in[0], in[1]).StridePerAxis(c.stride, c.stride).
+					PaddingPerDim([][2]int{{c.pad, c.pad}, {c.pad, c.pad}}).
+					DilationPerAxis(c.dil, c.dil).Done()
+				// Gradients exercise the swapped-axes and input-dilated convolutions.
+				w := Iota(y.Graph(), y.Shape(), 3)
+				loss := ReduceAllSum(Mul(y, Sin(w)))
+				g := Gradient(loss, in[0], in[1])
+				return []*Node{y, g[0], g[1]}
+			}, []*tensors.Tensor{x, k}, 1e-5)
+		})
+	}
+}
+
+// TestSmallConvNet compares a small convnet's forward pass and gradients.
+func TestSmallConvNet(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	x := randTensor(r, 4, 12, 12, 1)
+	k1 := randTensor(r, 3, 3, 1, 8)
+	k2 := randTensor(r, 3, 3, 8, 16)
+	kd := randTensor(r, 1, 1, 8, 16)
+	w := randTensor(r, 16, 10)
+	compareBackends(t, func(in []*Node) []*Node {
+		relu := func(v *Node) *Node { return Max(v, ZerosLike(v)) }
+		h := relu(Convolve(in[0], in[1]).PadSame().Done())
+		// BatchNorm-like normalisation from elementwise ops and reductions.
+		mean := ReduceAndKeep(h, ReduceMean, 0, 1, 2)
+		centered := Sub(h, mean)
+		variance := ReduceAndKeep(Square(centered), ReduceMean, 0, 1, 2)
+		h = Div(centered, Sqrt(AddScalar(variance, 1e-5)))
+		main := Convolve(h, in[2]).StridePerAxis(2, 2).PadSame().Done()
+		short := Convolve(h, in[3]).StridePerAxis(2, 2).NoPadding().Done()
+		h = relu(Add(main, short))
+		pooled := ReduceMean(h, 1, 2)
+		logits := MatMul(pooled, in[4])
+		loss := ReduceAllMean(Square(logits))
+		grads := Gradient(loss, in[1], in[2], in[3], in[4])
+		return append([]*Node{loss, logits}, grads...)
+	}, []*tensors.Tensor{x, k1, k2, kd, w}, 2e-5)
+}
+
+// TestFiniteDifferences checks conv and dot gradients on "swav" against
+// central finite differences computed with float64 on the same graph.
+func TestFiniteDifferences(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	b := newFast(t, "")
+	x := randTensor(r, 2, 6, 6, 3)
+	k := randTensor(r, 3, 3, 3, 4)
+	w := randTensor(r, 4, 5)
+	lossFn := func(in []*Node) *Node {
+		y := Convolve(in[0], in[1]).StridePerAxis(2, 2).PadSame().Done()
+		p := ReduceMean(Tanh(y), 1, 2)
+		return ReduceAllSum(Square(MatMul(p, in[2])))
+	}
+	grads := runGraph(t, b, func(in []*Node) []*Node {
+		return Gradient(lossFn(in), in[0], in[1], in[2])
+	}, []*tensors.Tensor{x, k, w})
+	lossExec, err := NewExecAny(b, func(in []*Node) *Node { return lossFn(in) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lossExec.Finalize()
+	inputs := []*tensors.Tensor{x, k, w}
+	flats := make([][]float32, 3)
+	for i, in := range inputs {
+		flats[i] = tensors.MustCopyFlatData[float32](in)
+	}
+	loss := func() float64 {
+		args := make([]any, 3)
+		for i, f := range flats {
+			args[i] = tensors.FromFlatDataAndDimensions(append([]float32(nil), f...), inputs[i].Shape().Dimensions...)
+		}
+		out, err := lossExec.Exec1(args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return float64(tensors.MustCopyFlatData[float32](out)[0])
+	}
+	const eps = 1e-2
+	for i := range flats {
+		for trial := 0; trial < 6; trial++ {
+			j := r.IntN(len(flats[i]))
+			orig := flats[i][j]
+			flats[i][j] = orig + eps
+			lp := loss()
+			flats[i][j] = orig - eps
+			lm := loss()
+			flats[i][j] = orig
+			fd := (lp - lm) / (2 * eps)
+			got := float64(grads[i][j])
+			if math.Abs(fd-got) > 2e-2*math.Max(1, math.Abs(fd)) {
+				t.Errorf("input %d element %d: gradient %g, finite difference %g", i, j, got, fd)
+			}
+		}
+	}
+}
+
+// TestConcurrentExecute runs one executable from many goroutines.
+func TestConcurrentExecute(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	b := newFast(t, "")
+	k := randTensor(r, 3, 3, 2, 8)
+	exec, err := NewExecAny(b, func(in []*Node) *Node {
+		y := Convolve(in[0], in[1]).PadSame().Done()
+		return ReduceSum(Max(y, ZerosLike(y)), 1, 2)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer exec.Finalize()
+	xs := make([]*tensors.Tensor, 8)
+	want := make([][]float32, len(xs))
+	ref := newRef(t)
+	for i := range xs {
+		xs[i] = randTensor(r, 2, 10, 10, 2)
+		want[i] = runGraph(t, ref, func(in []*Node) []*Node {
+			y := Convolve(in[0], in[1]).PadSame().Done()
+			return []*Node{ReduceSum(Max(y, ZerosLike(y)), 1, 2)}
+		}, []*tensors.Tensor{xs[i], k})[0]
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for it := 0; it < 10; it++ {
+				i := (g + it) % len(xs)
+				out, err := exec.Exec1(localClone(t, xs[i]), localClone(t, k))
+				if err != nil {
+					errs <- err
+					return
+				}
+				got := tensors.MustCopyFlatData[float32](out)
+				for j := range got {
+					if math.Abs(float64(got[j]-want[i][j])) > 1e-3*(1+math.Abs(float64(want[i][j]))) {
+						errs <- fmt.Errorf("goroutine %d input %d: [%d] = %g, want %g", g, i, j, got[j], want[i][j])
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+// TestDonation checks that donated inputs are consumed and outputs are
+// distinct fresh buffers, and that non-donated inputs stay untouched.
+func TestDonation(t *testing.T) {
+	b := newFast(t, "")
+	builder := b.Builder("donation")
+	shape := shapes.Make(dtypes.Float32, 4, 4)
+	x, err := builder.Parameter("x", shape, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	y, err := builder.Parameter("y", shape, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prod, err := builder.DotGeneral(x, []int{1}, nil, y, []int{0}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := builder.Add(prod, x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exec, err := builder.Compile([]backends.Op{sum, x, prod}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer exec.Finalize()
+	if names, _ := exec.Inputs(); strings.Join(names, ",") != "x,y" {
+		t.Fatalf("Inputs() names = %v", names)
+	}
+	ident := make([]float32, 16)
+	for i := 0; i < 4; i++ {
+		ident[i*5] = 1
+	}
+	vals := make([]float32, 16)
+	for i := range vals {
+		vals[i] = float32(i)
+	}
+	for _, donate := range [][]bool{nil, {true, true}, {false, true}} {
+		xb, _ := b.BufferFromFlatData(0, vals, shape)
+		yb, _ := b.BufferFromFlatData(0, ident, shape)
+		outs, err := exec.Execute([]backends.Buffer{xb, yb}, donate, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if outs[1] == xb && (donate == nil || !donate[0]) {
+			t.Fatal("non-donated input returned as output")
+		}
+		got := make([][]float32, 3)
+		for i, o := range outs {
+			got[i] = make([]float32, 16)
+			if err := b.BufferToFlatData(o, got[i]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for i := range vals {
+			if got[0][i] != 2*vals[i] || got[1][i] != vals[i] || got[2][i] != vals[i] {
+				t.Fatalf("donate=%v: outputs %v", donate, got)
+			}
+		}
+		if donate == nil || !donate[0] {
+			check := make([]float32, 16)
+			if err := b.BufferToFlatData(xb, check); err != nil || check[5] != 5 {
+				t.Fatalf("non-donated input modified or released: %v %v", check, err)
+			}
+		}
+	}
+}
+
+func TestBackendInterface(t *testing.T) {
+	b := newFast(t, "workers=1")
+	if b.Name() != BackendName || b.String() != BackendName || b.NumDevices() != 1 {
+		t.Fatalf("Name/String/NumDevices = %q %q %d", b.Name(), b.String(), b.NumDevices())
+	}
+	if !strings.Contains(b.Description(), "1 workers") {
+		t.Errorf("Description() = %q", b.Description())
+	}
+	if !b.Capabilities().Operations[backends.OpTypeConvGeneral] {
+		t.Error("ConvGeneral missing from capabilities")
+	}
+	if _, err := backends.NewWithConfig(BackendName + ":bogus"); err == nil {
+		t.Error("unknown option accepted")
+	}
+	other := b.Builder("other")
+	x, _ := other.Parameter("x", shapes.Make(dtypes.Float32, 2), nil)
+	if _, err := b.Builder("mine").Abs(x); err == nil {
+		t.Error("op from another builder accepted")
+	}
+	b.Finalize()
+	if !b.IsFinalized() {
+		t.Error("not finalized")
+	}
+}
+
+// TestHotOpsPlanned checks that float32 DotGeneral/ConvGeneral run on the
+// kernels, and that other dtypes and "nohot" fall back to the delegate.
+func TestHotOpsPlanned(t *testing.T) {
+	for _, tc := range []struct {
+		config  string
+		dtype   dtypes.DType
+		wantHot int
+	}{{"", dtypes.Float32, 2}, {"nohot", dtypes.Float32, 0}, {"", dtypes.Float64, 0}} {
+		b := newFast(t, tc.config)
+		builder := b.Builder("plan")
+		x, _ := builder.Parameter("x", shapes.Make(tc.dtype, 2, 5, 5, 3), nil)
+		k, _ := builder.Parameter("k", shapes.Make(tc.dtype, 3, 3, 3, 4), nil)
+		w, _ := builder.Parameter("w", shapes.Make(tc.dtype, 4, 6), nil)
+		axes := backends.ConvolveAxesConfig{InputBatch: 0, InputSpatial: []int{1, 2}, InputChannels: 3,
+			KernelSpatial: []int{0, 1}, KernelInputChannels: 2, KernelOutputChannels: 3,
+			OutputBatch: 0, OutputSpatial: []int{1, 2}, OutputChannels: 3}
+		y, err := builder.ConvGeneral(x, k, axes, []int{1, 1}, [][2]int{{1, 1}, {1, 1}}, nil, nil, 1, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, _ := builder.ReduceSum(y, 1, 2)
+		z, err := builder.DotGeneral(s, []int{1}, nil, w, []int{0}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		exec, err := builder.Compile([]backends.Op{z}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hot := 0
+		for _, st := range exec.(*Executable).steps {
+			if st.hot != nil {
+				hot++
+			}
+		}
+		if hot != tc.wantHot {
+			t.Errorf("config %q dtype %s: %d hot steps, want %d", tc.config, tc.dtype, hot, tc.wantHot)
+		}
+		exec.Finalize()
+	}
+}
+
+// TestElementwise covers the elementwise, broadcast and reduction kernels
+// (with elementwise_min=0 in compareBackends, and at sizes above the default).
+func TestElementwise(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	for _, dims := range [][]int{{3, 5, 7, 4}, {8, 16, 16, 32}} {
+		x := randTensor(r, dims...)
+		y := randTensor(r, dims...)
+		c := randTensor(r, 1, 1, 1, dims[3])
+		row := randTensor(r, dims[0], 1, 1, 1)
+		t.Run(fmt.Sprint(dims), func(t *testing.T) {
+			compareBackends(t, func(in []*Node) []*Node {
+				x, y, c, row := in[0], in[1], in[2], in[3]
+				pos := AddScalar(Abs(x), 0.5)
+				return []*Node{
+					Add(x, y), Sub(x, c), Mul(c, x), Div(x, pos), Max(x, ZerosLike(x)), Min(row, x),
+					Neg(x), Sign(x), Sqrt(pos), Rsqrt(pos), Exp(Tanh(x)), Log(pos), MulScalar(x, 3),
+					ReduceSum(x, 0, 1, 2), ReduceSum(x, 1, 2), ReduceMax(x, 0, 3), ReduceAllSum(x),
+					BroadcastToDims(ReduceAndKeep(x, ReduceSum, 0, 1, 2), dims...),
+					Add(TransposeAllDims(x, 0, 2, 1, 3), TransposeAllDims(y, 0, 2, 1, 3)),
+				}
+			}, []*tensors.Tensor{x, y, c, row}, 1e-5)
+		})
+	}
+}
+
+func TestSign32(t *testing.T) {
+	for _, v := range []float32{0, float32(math.Copysign(0, -1)), 1e-45, -1e-45, 3, -7, float32(math.Inf(1)), float32(math.Inf(-1))} {
+		want := v
+		if v > 0 {
+			want = 1
+		} else if v < 0 {
+			want = -1
+		}
+		if got := sign32(v); math.Float32bits(got) != math.Float32bits(want) {
+			t.Errorf("sign32(%g) = %g, want %g", v, got, want)
+		}
+	}
+	if got := sign32(float32(math.NaN())); got == got {
+		t.Errorf("sign32(NaN) = %g", got)
+	}
+	if got := max32(float32(math.NaN()), 1); got == got {
+		t.Errorf("max32(NaN, 1) = %g", got)
+	}
+	if got := max32(1, float32(math.NaN())); got == got {
+		t.Errorf("max32(1, NaN) = %g", got)
+	}
+}

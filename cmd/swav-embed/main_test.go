@@ -1,0 +1,146 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"image"
+	"image/png"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"codeberg.org/sbinet/npyio"
+	"codeberg.org/sbinet/npyio/npy"
+)
+
+// run executes the CLI in-process.
+func run(t *testing.T, args ...string) error {
+	t.Helper()
+	root := newRoot()
+	root.SetArgs(args)
+	root.SetOut(&bytes.Buffer{})
+	root.SetErr(&bytes.Buffer{})
+	return root.ExecuteContext(context.Background())
+}
+
+func TestEmbedNPY(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "emb.npy")
+	// The sample images plus every kind of bad input: the run finishes with the rest.
+	if err := run(t, "embed", "../../testdata/images/*", "../../imageio/testdata/bad/*", "--out", out, "--batch", "4"); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, err := npy.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Trim(r.Header.Descr.Type, "'") != "<f4" || r.Header.Descr.Fortran || len(r.Header.Descr.Shape) != 2 || r.Header.Descr.Shape[1] != 128 {
+		t.Fatalf("header %+v, want <f4, C order, (N, 128)", r.Header.Descr)
+	}
+	var data []float32
+	if _, err := f.Seek(0, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := npyio.Read(f, &data); err != nil {
+		t.Fatal(err)
+	}
+	images, _ := filepath.Glob("../../testdata/images/*")
+	n := r.Header.Descr.Shape[0]
+	if n != len(images) || len(data) != n*128 {
+		t.Fatalf("%d rows (%d values), want %d images", n, len(data), len(images))
+	}
+	paths, err := os.ReadFile(out + ".paths.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Count(string(paths), "\n"); got != n {
+		t.Errorf("sidecar has %d paths, want %d", got, n)
+	}
+	if strings.Contains(string(paths), "/bad/") {
+		t.Errorf("bad files listed in the sidecar:\n%s", paths)
+	}
+}
+
+func TestEmbedFailOnError(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "emb.csv")
+	err := run(t, "embed", "../../imageio/testdata/bad/truncated.png", "../../testdata/images/sunset.jpg", "--out", out, "--on-error", "fail")
+	if err == nil || !strings.Contains(err.Error(), "truncated.png") {
+		t.Fatalf("error %v, want one naming truncated.png", err)
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Errorf("a failed run left %s", out)
+	}
+	if entries, _ := os.ReadDir(filepath.Dir(out)); len(entries) != 0 {
+		t.Errorf("a failed run left %d files", len(entries))
+	}
+}
+
+func TestEmbedBadPattern(t *testing.T) {
+	err := run(t, "embed", "no-such-dir/*.jpg", "--out", filepath.Join(t.TempDir(), "e.jsonl"))
+	if err == nil || !strings.Contains(err.Error(), "no-such-dir/*.jpg") {
+		t.Fatalf("error %v, want one naming the pattern", err)
+	}
+}
+
+// writeClass writes n small noisy PNGs of one class: bright on the left half (left=true)
+// or on the right half.
+func writeClass(t *testing.T, dir, class string, left bool, n int) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Join(dir, class), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		img := image.NewGray(image.Rect(0, 0, 28, 28))
+		for p := range img.Pix {
+			v := uint8((p*7 + i*13) % 40)
+			if (p%28 < 14) == left {
+				v += 180
+			}
+			img.Pix[p] = v
+		}
+		f, err := os.Create(filepath.Join(dir, class, string(rune('a'+i))+".png"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := png.Encode(f, img); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+	}
+}
+
+func TestProbeRawPixelsOnFolders(t *testing.T) {
+	dir := t.TempDir()
+	for _, split := range []string{"train", "test"} {
+		writeClass(t, filepath.Join(dir, split), "left", true, 8)
+		writeClass(t, filepath.Join(dir, split), "right", false, 8)
+	}
+	report := filepath.Join(dir, "report.json")
+	err := run(t, "probe", "--raw-pixels", "--train", filepath.Join(dir, "train/**/*.png"), "--test", filepath.Join(dir, "test/**/*.png"),
+		"--knn", "--report", report, "--epochs", "5")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(report)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Count(string(b), `"top1": 1,`) != 3 {
+		t.Errorf("linear, kNN-20 and kNN-200 do not all separate the two classes:\n%s", b)
+	}
+}
+
+func TestPretrainFlagsErrors(t *testing.T) {
+	if err := run(t, "pretrain", "--idx", "x.gz"); err == nil || !strings.Contains(err.Error(), "--out") {
+		t.Errorf("missing --out: %v", err)
+	}
+	if err := run(t, "pretrain", "--data", "a/*.png", "--idx", "x.gz", "--out", "m.swav"); err == nil || !strings.Contains(err.Error(), "not both") {
+		t.Errorf("--data and --idx: %v", err)
+	}
+}

@@ -1,0 +1,52 @@
+package evaluate
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/swav-go/swav/dataset"
+)
+
+func TestRawPixelsFashionMNIST(t *testing.T) {
+	src, err := dataset.FashionMNIST(dataset.DefaultFashionMNISTDir, false)
+	if err != nil {
+		t.Fatalf("Fashion-MNIST is required (apt-get install -y dataset-fashion-mnist): %v", err)
+	}
+	d, err := RawPixels(subset{src, 3}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.N != 3 || d.D != 784 || len(d.Features) != 3*784 || len(d.Labels) != 3 {
+		t.Fatalf("N %d D %d, %d features, %d labels", d.N, d.D, len(d.Features), len(d.Labels))
+	}
+	// The first test images of Fashion-MNIST are an ankle boot, a pullover and trousers.
+	if d.Labels[0] != 9 || d.Labels[1] != 2 || d.Labels[2] != 1 {
+		t.Errorf("labels %v, want [9 2 1]", d.Labels)
+	}
+	for _, v := range d.Features {
+		if v < 0 || v > 1 {
+			t.Fatalf("pixel %g outside [0, 1]", v)
+		}
+	}
+	if err := d.Validate(); err == nil {
+		// Three samples of three classes: valid.
+	} else {
+		t.Error(err)
+	}
+}
+
+type subset struct {
+	dataset.Source
+	n int
+}
+
+func (s subset) Len() int { return s.n }
+
+func TestMarkdown(t *testing.T) {
+	md := Markdown([]Row{{Name: "raw", Linear: 0.8456, KNN20: -1, Notes: "n"}})
+	for _, want := range []string{"| raw | 84.56 % | – | n |", "| features | linear top-1 |"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown lacks %q:\n%s", want, md)
+		}
+	}
+}

@@ -123,8 +123,9 @@ func newTrainer(src dataset.Source, opts Options) (*trainer, error) {
 		WarmupIters: int(math.Round(opts.WarmupEpochs * float64(t.itersPerEpoch))),
 		TotalIters:  opts.Epochs * t.itersPerEpoch,
 	}
-	if t.schedule.WarmupIters > t.schedule.TotalIters {
-		t.schedule.WarmupIters = t.schedule.TotalIters
+	if t.schedule.WarmupIters >= t.schedule.TotalIters {
+		// Runs shorter than the warmup: warm up over all but the last iteration.
+		t.schedule.WarmupIters = max(t.schedule.TotalIters-1, 0)
 	}
 	if err := t.schedule.Validate(); err != nil {
 		return nil, err

@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/gomlx/gomlx/backends"
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	"github.com/gomlx/gomlx/pkg/core/shapes"
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX's idiom for graph code.
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 )
@@ -104,5 +106,26 @@ func TestMaxPoolBackward(t *testing.T) {
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("3x3/1 gradient = %v, want %v", got, want)
+	}
+}
+
+// TestNoOpCompositionsReturnNewOps: a Pad or Reverse that changes nothing still returns a
+// node of its own, never its input (other backends wrapping this one rely on it).
+func TestNoOpCompositionsReturnNewOps(t *testing.T) {
+	b := newBackend(t)
+	bld := b.Builder("t")
+	x, err := bld.Parameter("x", shapes.Make(dtypes.Float32, 1, 3), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zero, err := bld.Constant([]float32{0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, err := bld.Pad(x, zero, backends.PadAxis{}, backends.PadAxis{}); err != nil || p == x {
+		t.Errorf("Pad with no padding returned its input (%v)", err)
+	}
+	if r, err := bld.Reverse(x, 0); err != nil || r == x {
+		t.Errorf("Reverse of a size-1 axis returned its input (%v)", err)
 	}
 }

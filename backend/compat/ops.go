@@ -51,6 +51,7 @@ func (b *Builder) Pad(x, fillValue backends.Op, axesConfig ...backends.PadAxis) 
 	if len(axesConfig) > s.Rank() {
 		return nil, fmt.Errorf("Pad: %d axes configured for an operand of rank %d", len(axesConfig), s.Rank())
 	}
+	in := x
 	for axis, cfg := range axesConfig {
 		if cfg.Interior < 0 {
 			return nil, fmt.Errorf("Pad: negative interior padding %d on axis %d", cfg.Interior, axis)
@@ -64,6 +65,15 @@ func (b *Builder) Pad(x, fillValue backends.Op, axesConfig ...backends.PadAxis) 
 		if x, err = b.padEdge(x, fillValue, axis, cfg.End, false); err != nil {
 			return nil, err
 		}
+	}
+	return b.fresh(x, in)
+}
+
+// fresh returns x, or an Identity of it when x is the op's own input: every op must
+// produce a node of its own (callers, like backend/fast, map ops to distinct values).
+func (b *Builder) fresh(x, input backends.Op) (backends.Op, error) {
+	if x == input {
+		return b.Builder.Identity(x)
 	}
 	return x, nil
 }
@@ -158,6 +168,7 @@ func (b *Builder) padEdge(x, fill backends.Op, axis, p int, atStart bool) (backe
 // and concatenating the slices in reverse order. It adds O(n) nodes per axis of size n,
 // which is cheap for the convolution kernels' spatial axes it is used on.
 func (b *Builder) Reverse(x backends.Op, axes ...int) (backends.Op, error) {
+	in := x
 	for _, axis := range axes {
 		s, err := b.shape(x)
 		if err != nil {
@@ -190,7 +201,7 @@ func (b *Builder) Reverse(x backends.Op, axes ...int) (backends.Op, error) {
 			return nil, err
 		}
 	}
-	return x, nil
+	return b.fresh(x, in)
 }
 
 // SelectAndScatterMax implements backends.Builder.SelectAndScatterMax (the max-pool

@@ -54,7 +54,8 @@ type Options struct {
 	// BaseLR·BatchSize/256. FinalLR is the cosine schedule's end, default BaseLR/1000
 	// scaled the same way. StartWarmupLR is the warmup's start (0).
 	BaseLR, FinalLR, StartWarmupLR float64
-	// WarmupEpochs of linear warmup (reference 10; may be fractional).
+	// WarmupEpochs of linear warmup (may be fractional). 0 means the reference's 10; a
+	// negative value means no warmup.
 	WarmupEpochs float64
 	// WeightDecay (1e-6) and Momentum (0.9) of SGD.
 	WeightDecay, Momentum float64
@@ -67,8 +68,9 @@ type Options struct {
 	// negative value to never freeze.
 	FreezePrototypesIters int
 	// QueueLength is the number of past embeddings kept per assignment crop (0: no
-	// queue; trimmed to a multiple of BatchSize). The queue joins Sinkhorn from
-	// EpochQueueStarts on (reference 15), once full.
+	// queue; trimmed to a multiple of BatchSize). The queue is filled from epoch
+	// EpochQueueStarts on (the reference's default is 15; 0 starts at once) and joins
+	// Sinkhorn once full.
 	QueueLength      int
 	EpochQueueStarts int
 
@@ -137,8 +139,11 @@ func (o Options) WithDefaults(inputSize, channels int) Options {
 	if o.FinalLR == 0 {
 		o.FinalLR = o.BaseLR / 1000
 	}
-	if o.WarmupEpochs == 0 {
+	switch {
+	case o.WarmupEpochs == 0:
 		o.WarmupEpochs = 10
+	case o.WarmupEpochs < 0:
+		o.WarmupEpochs = 0
 	}
 	if o.WeightDecay == 0 {
 		o.WeightDecay = 1e-6
@@ -148,9 +153,6 @@ func (o Options) WithDefaults(inputSize, channels int) Options {
 	}
 	if o.TrustCoefficient == 0 {
 		o.TrustCoefficient = 0.001
-	}
-	if o.EpochQueueStarts == 0 {
-		o.EpochQueueStarts = 15
 	}
 	if o.Workers == 0 {
 		o.Workers = 2
@@ -184,8 +186,8 @@ func (o Options) Validate() error {
 	if o.BaseLR <= 0 || o.FinalLR < 0 || o.WarmupEpochs < 0 {
 		return fmt.Errorf("pretrain: learning rates base %g, final %g and warmup %g epochs must be positive", o.BaseLR, o.FinalLR, o.WarmupEpochs)
 	}
-	if o.QueueLength < 0 {
-		return fmt.Errorf("pretrain: queue length %d must be ≥ 0", o.QueueLength)
+	if o.QueueLength < 0 || o.EpochQueueStarts < 0 {
+		return fmt.Errorf("pretrain: queue length %d and start epoch %d must be ≥ 0", o.QueueLength, o.EpochQueueStarts)
 	}
 	if o.QueueLength > 0 && o.QueueLength < o.BatchSize {
 		return fmt.Errorf("pretrain: queue length %d must be 0 or at least the batch size %d", o.QueueLength, o.BatchSize)

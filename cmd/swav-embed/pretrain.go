@@ -72,7 +72,7 @@ continues a stopped run exactly.`,
 	fl.IntVar(&f.batch, "batch-size", 64, "source images per step")
 	fl.Float64Var(&f.baseLR, "base-lr", 0.6, "learning rate for a batch of 256 (scaled linearly with --batch-size)")
 	fl.Float64Var(&f.finalLR, "final-lr", 0, "final learning rate of the cosine schedule for a batch of 256 (default base-lr/1000)")
-	fl.Float64Var(&f.warmupEpochs, "warmup-epochs", 10, "epochs of linear warmup")
+	fl.Float64Var(&f.warmupEpochs, "warmup-epochs", 10, "epochs of linear warmup (0 for none)")
 	fl.Float64Var(&f.startWarmup, "start-warmup", 0, "initial warmup learning rate")
 	fl.Float64Var(&f.wd, "wd", 1e-6, "weight decay")
 	fl.Float64Var(&f.momentum, "momentum", 0.9, "SGD momentum")
@@ -126,7 +126,7 @@ func runPretrain(cmd *cobra.Command, f pretrainFlags) error {
 	opts := pretrain.Options{
 		Loss:   swavloss.Config{Assign: f.assign, Temperature: f.temperature, Epsilon: f.epsilon, Iterations: f.sinkhornIters},
 		Epochs: f.epochs, BatchSize: f.batch, BaseLR: f.baseLR, FinalLR: f.finalLR, StartWarmupLR: f.startWarmup,
-		WarmupEpochs: f.warmupEpochs, WeightDecay: f.wd, Momentum: f.momentum, NoLARS: f.noLARS, TrustCoefficient: f.trust,
+		WarmupEpochs: warmupOption(f.warmupEpochs), WeightDecay: f.wd, Momentum: f.momentum, NoLARS: f.noLARS, TrustCoefficient: f.trust,
 		FreezePrototypesIters: f.freezeIters, QueueLength: f.queueLength, EpochQueueStarts: f.epochQueueStarts,
 		Seed: f.seed, Workers: f.workers, SkipCorrupt: onErr == dataset.Skip,
 		Checkpoint: f.out, CheckpointEvery: f.checkpointEvery, Resume: f.resume, MaxSteps: f.maxSteps,
@@ -230,4 +230,12 @@ func cropsFromFlags(f pretrainFlags, src dataset.Source) (augment.MultiCrop, err
 		m.Crops = append(m.Crops, augment.CropSpec{Count: nmb[i], Size: sizes[i], MinScale: minS[i], MaxScale: maxS[i]})
 	}
 	return m, m.Validate()
+}
+
+// warmupOption maps the flag (0 = no warmup) to pretrain.Options (0 = default, < 0 = none).
+func warmupOption(epochs float64) float64 {
+	if epochs == 0 {
+		return -1
+	}
+	return epochs
 }

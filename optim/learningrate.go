@@ -10,6 +10,8 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 	"github.com/gomlx/gomlx/pkg/ml/train/optimizers"
+
+	"github.com/swav-go/swav/internal/panics"
 )
 
 // SetLearningRate sets, on the host, the learning rate the next training steps
@@ -29,7 +31,7 @@ func SetLearningRate(ctx *context.Context, lr float64) error {
 	lrCtx := ctx.Checked(false).In(optimizers.Scope)
 	v := lrCtx.GetVariableByScopeAndName(lrCtx.Scope(), optimizers.ParamLearningRate)
 	if v == nil {
-		err := catchPanic(func() {
+		err := panics.Catch(func() {
 			lrCtx.VariableWithValue(optimizers.ParamLearningRate, float32(lr)).SetTrainable(false)
 		})
 		if err != nil {
@@ -38,7 +40,7 @@ func SetLearningRate(ctx *context.Context, lr float64) error {
 		return nil
 	}
 	var value *tensors.Tensor
-	err := catchPanic(func() { value = tensors.FromAnyValue(shapes.CastAsDType(lr, v.DType())) })
+	err := panics.Catch(func() { value = tensors.FromAnyValue(shapes.CastAsDType(lr, v.DType())) })
 	if err == nil {
 		err = v.SetValue(value)
 	}
@@ -62,20 +64,4 @@ func learningRateNode(ctx *context.Context, g *graph.Graph, lossDType dtypes.DTy
 		panic(fmt.Errorf("optim: learning-rate variable %s must be a float scalar, got %s", v.ScopeAndName(), lr.Shape()))
 	}
 	return lr
-}
-
-// catchPanic runs fn and returns a panic as an error (GoMLX context functions
-// report errors by panicking).
-func catchPanic(fn func()) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			if e, ok := r.(error); ok {
-				err = e
-			} else {
-				err = fmt.Errorf("%v", r)
-			}
-		}
-	}()
-	fn()
-	return nil
 }

@@ -8,6 +8,8 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/shapes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
+
+	"github.com/swav-go/swav/internal/panics"
 )
 
 const (
@@ -69,7 +71,7 @@ func NewQueue(ctx *context.Context, numCrops, length, dim int, dtype dtypes.DTyp
 		return nil, fmt.Errorf("swavloss.NewQueue: dtype must be a float type, got %s", dtype)
 	}
 	q = &Queue{numCrops: numCrops, length: length, dim: dim, dtype: dtype}
-	err = catchPanic(func() {
+	err = panics.Catch(func() {
 		ctx = ctx.Checked(false)
 		zeros := tensors.FromShape(shapes.Make(dtype, numCrops, length, dim))
 		q.embeddings = ctx.VariableWithValue(QueueEmbeddingsName, zeros).SetTrainable(false)
@@ -203,20 +205,4 @@ func ShiftQueue(queue, batch *graph.Node) *graph.Node {
 	}
 	kept := graph.Slice(queue, graph.AxisRange(0, length-batchSize))
 	return graph.Concatenate([]*graph.Node{batch, kept}, 0)
-}
-
-// catchPanic runs fn and returns any panic as an error (GoMLX context and graph
-// functions report errors by panicking).
-func catchPanic(fn func()) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			if e, ok := r.(error); ok {
-				err = e
-			} else {
-				err = fmt.Errorf("%v", r)
-			}
-		}
-	}()
-	fn()
-	return nil
 }

@@ -4,6 +4,9 @@
 // machines without network access and needs cgo. swav-go therefore defaults to its own
 // pure-Go backends, registered under these names:
 //
+//   - "swav" (package backend/fast), the default: AVX2/FMA GEMM and convolution kernels
+//     in Go assembly (pure-Go fallback elsewhere), fused elementwise ops, and the rest
+//     of the graph delegated to "swavgo" stage by stage.
 //   - "swavgo" (package backend/compat): GoMLX's simplego with sequential op scheduling and
 //     the ops it lacks for ConvNet gradients composed from ops it has.
 //
@@ -18,10 +21,14 @@ import (
 	"github.com/gomlx/gomlx/backends"
 
 	"github.com/swav-go/swav/backend/compat"
+	"github.com/swav-go/swav/backend/fast"
 )
 
 // Default is the backend configuration used when GOMLX_BACKEND is not set.
-const Default = compat.BackendName
+const Default = fast.BackendName
+
+// Compat names the slower reference backend, for comparisons and tests.
+const Compat = compat.BackendName
 
 // New returns the backend named by $GOMLX_BACKEND, or [Default] when it is unset.
 func New() (b backends.Backend, err error) {

@@ -1,9 +1,9 @@
 // Package fast is a GoMLX backend, registered as "swav", that runs the
-// expensive operations of convolutional networks (DotGeneral and ConvGeneral
-// in float32) on the AVX2/FMA kernels of internal/gemm and delegates every
-// other operation to a pure-Go GoMLX backend (by default the "swavgo" compat
-// backend of backend/compat: simplego with sequential op scheduling plus
-// Pad, Reverse and SelectAndScatter).
+// expensive operations of convolutional networks on the AVX2/FMA kernels of
+// internal/gemm and delegates every other operation to a pure-Go GoMLX
+// backend (by default the "swavgo" compat backend of backend/compat:
+// simplego with sequential op scheduling plus Pad, Reverse and
+// SelectAndScatter).
 //
 // # Design
 //
@@ -11,40 +11,59 @@
 // StandardOps methods (generated into gen_ops.go by internal/genops, by
 // reflection over backends.StandardOps) appends a node with its inputs and a
 // replay closure that re-issues the identical call on another
-// backends.Builder. The same call is issued immediately on a "shadow"
-// builder of the delegate, which validates it and infers output shapes, so
-// errors and shapes are exactly the delegate's.
+// backends.Builder. The same call is issued at once on a "shadow" builder of
+// the delegate, which validates it and infers output shapes, so errors and
+// shapes are exactly the delegate's.
 //
-// Compile partitions the recorded graph. Hot nodes (float32 DotGeneral and
-// ungrouped ConvGeneral) run on our kernels. Every other node is assigned to
-// the earliest stage after all the hot nodes it depends on; each stage is
-// replayed into one delegate builder (its cross-stage inputs become
-// Parameters) and compiled into one delegate executable. Execute then runs
-// strictly stage, hot phase, stage, …, so:
+// Hot nodes run on our kernels: float32 DotGeneral (batched GEMM, transposed
+// operands read through strides), ungrouped float32 ConvGeneral (indirect
+// convolution, any axes layout, strides, padding, kernel dilation, and input
+// dilation split into hole-free phases — what GoMLX's gradient graphs use),
+// max/sum ReduceWindow and SelectAndScatterMax (max-pooling and its
+// gradient), and float32 elementwise ops, BroadcastInDim, ReduceSum and
+// ReduceMax from elementwise_min (16384) elements up. At Compile, trees of
+// hot elementwise nodes whose intermediate values have no other use are
+// fused into one node evaluated 1024 elements at a time with AVX2 kernels
+// (batch norm + ReLU becomes one pass over memory; broadcasts are strides,
+// never materialised).
 //
-//   - per-op overhead stays that of the delegate within a stage (one
-//     Execute per stage, not per op);
+// Every other node is assigned to the earliest stage after all the hot nodes
+// it depends on; each stage is replayed into one delegate builder (its
+// cross-stage inputs become Parameters) and compiled into one delegate
+// executable. Execute runs strictly stage, hot phase, stage, …, so:
+//
+//   - per-op overhead within a stage is the delegate's (one Execute per stage);
 //   - no two delegate executions ever wait on each other, so simplego's
-//     parallel scheduler hang cannot happen; parallelism lives inside the
-//     kernels (internal/gemm splits each product over the cores);
+//     parallel-scheduling hang cannot happen; parallelism lives inside our
+//     kernels (products, convolutions, elementwise loops, reductions and
+//     transpositions are split over min(workers, GOMAXPROCS) goroutines);
 //   - buffers are the delegate's host buffers (BufferData, NewSharedBuffer):
-//     nothing is copied at stage boundaries. Intermediate buffers are
-//     released (or donated to the stage that uses them last) as soon as
-//     their last consumer ran.
+//     nothing is copied at stage boundaries. Each intermediate buffer is
+//     released, or donated to the stage that uses it last, right after its
+//     last consumer. Donated inputs are consumed; outputs are always fresh
+//     buffers (a non-donated input returned as output is copied).
+//   - Execute keeps all per-call state local: one Executable serves
+//     concurrent Execute calls (tested with 8 goroutines under -race).
 //
-// Convolutions of any axes layout are run as channels-last convolutions:
-// operands whose layout differs (GoMLX's gradient convolutions swap batch
-// and channel axes) are transposed into scratch buffers first, which costs
-// one memory pass against a convolution's O(k·Cin) passes.
+// Convolutions whose operand layouts are not channels-last (GoMLX's
+// kernel-gradient convolutions swap the batch and channel axes) transpose
+// operands into scratch buffers first (tiled, ~1.4 ns per element), costing
+// one memory pass against the convolution's 9·Cin multiply-adds per element.
 //
-// # Measurements (2 vCPU AMD EPYC Zen 3, see bench/README.md)
+// # Measurements
 //
-// The micro-kernel reaches ~114 GFLOP per CPU-second with operands in L1
-// (the core boosts above the 3.05 GHz of the 98 GFLOP/s reference peak);
-// the blocked GEMM 95–99 on 1024³ and 86–99 on the ResNet im2col shapes;
-// the indirect convolutions 75–105 on 3×3 layers with ≥ 32 channels.
-// simplego's DotGeneral is 1–2.4 GFLOP/s and its convolution single-threaded
-// direct loops, which is why replacing only these ops moves most of the time.
+// 2 vCPU AMD EPYC Zen 3 (shared), small ResNet (model.Small(1)) at batch 64,
+// `go run ./bench/backends -model small -batch 64` (bench/README.md has the
+// outputs), PyTorch 1.13 on one thread interleaved in the same command. With
+// both cores free: ~870 images/s inference (1.4×) and ~170 per training
+// step (1.05×). On one core (workers=1, or another tenant holding the other
+// core): ~535 and ~133 (0.85–0.9× and 0.9–0.95×). The "swavgo" delegate
+// alone: 3 and 1. Inference went from 58 images/s with only
+// DotGeneral/ConvGeneral hot (simplego's broadcast iterator then took 60 % of
+// the time) to 306 with elementwise ops hot, 435 with branch-free ReLU max and
+// sign, and 867 with fusion. The GEMM runs at 84–98 GFLOP/s on one core
+// (86–100 % of the 98 GFLOP/s reference peak; the core boosts above it), the
+// 3×3 convolutions with ≥ 32 channels at 76–108.
 //
 // # Configuration
 //
@@ -54,6 +73,7 @@
 //	delegate=go  delegate to plain simplego ("go:ops_sequential") instead of swavgo
 //	purego       use the portable Go micro-kernels (for comparison and tests)
 //	nohot        run everything on the delegate (for comparison and tests)
+//	nofuse       do not fuse chains of elementwise ops (for comparison and tests)
 //	stats        time every step; see Backend.Stats
 //	elementwise_min=N  run float32 elementwise ops, broadcasts and reductions
 //	             here from N output elements (default 16384); smaller ones
@@ -90,6 +110,7 @@ type Backend struct {
 	engine   *gemm.Engine
 	engine1  *gemm.Engine // single-threaded, for work parallelised over batches.
 	noHot    bool
+	noFuse   bool // Do not fuse elementwise chains.
 	// minElements is the size from which elementwise ops run here.
 	minElements int
 	config      string
@@ -106,6 +127,7 @@ func New(config string) (backends.Backend, error) {
 	var noHot bool
 	minElements := defaultMinHotElements
 	withStats := false
+	noFuse := false
 	for _, part := range strings.Split(config, ",") {
 		part = strings.TrimSpace(part)
 		key, val, _ := strings.Cut(part, "=")
@@ -129,6 +151,8 @@ func New(config string) (backends.Backend, error) {
 				return nil, fmt.Errorf("backend %s: invalid elementwise_min=%q: want an integer ≥ 0", BackendName, val)
 			}
 			minElements = n
+		case "nofuse":
+			noFuse = true
 		case "stats":
 			withStats = true
 		case "purego":
@@ -136,7 +160,7 @@ func New(config string) (backends.Backend, error) {
 		case "nohot":
 			noHot = true
 		default:
-			return nil, fmt.Errorf("backend %s: unknown option %q (known: workers=N, delegate=swavgo|go, purego, nohot, stats, elementwise_min=N)",
+			return nil, fmt.Errorf("backend %s: unknown option %q (known: workers=N, delegate=swavgo|go, purego, nohot, nofuse, stats, elementwise_min=N)",
 				BackendName, part)
 		}
 	}
@@ -152,6 +176,7 @@ func New(config string) (backends.Backend, error) {
 	}
 	b := Wrap(delegate, opts, noHot, config)
 	b.minElements = minElements
+	b.noFuse = noFuse
 	if withStats {
 		b.stats = &opStats{}
 	}

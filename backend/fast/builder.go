@@ -27,6 +27,7 @@ type node struct {
 	param   int      // Index among the builder's parameters, or -1.
 	name    string   // Parameter name.
 	label   string   // Step kind in Backend.Stats; the op type when empty.
+	ew      *ewInfo  // Set for hot elementwise nodes (candidates for fusion).
 }
 
 // value is one output of a node: the backends.Op handed to GoMLX.
@@ -97,7 +98,7 @@ func (b *Builder) record(opType backends.OpType, inputs []backends.Op, nOut int,
 	result := make([]backends.Op, nOut)
 	defer func() {
 		if n.kernel == nil && !b.backend.noHot && nOut == 1 && len(n.outputs) == 1 {
-			n.kernel = elementwiseKernel(opType, ins, n.outputs[0].shape, b.backend.minElements)
+			n.kernel, n.ew = elementwiseKernel(opType, ins, n.outputs[0].shape, b.backend.minElements)
 		}
 	}()
 	for i, o := range outs {

@@ -8,6 +8,7 @@ import (
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/shapes"
+	"github.com/swav-go/swav/internal/gemm"
 )
 
 // Large float32 elementwise operations (batch norm written from plain ops,
@@ -48,6 +49,11 @@ var unaryOps = map[backends.OpType]ewOp{
 	backends.OpTypeLog: ewLog, backends.OpTypeTanh: ewTanh,
 }
 
+// vecOps maps binary ewOps to the SIMD kernels of internal/gemm.
+var vecOps = map[ewOp]gemm.VecOp{
+	ewAdd: gemm.VecAdd, ewSub: gemm.VecSub, ewMul: gemm.VecMul, ewDiv: gemm.VecDiv, ewMax: gemm.VecMax, ewMin: gemm.VecMin,
+}
+
 var binaryOps = map[backends.OpType]ewOp{
 	backends.OpTypeAdd: ewAdd, backends.OpTypeSub: ewSub, backends.OpTypeMul: ewMul,
 	backends.OpTypeDiv: ewDiv, backends.OpTypeMax: ewMax, backends.OpTypeMin: ewMin,
@@ -55,32 +61,39 @@ var binaryOps = map[backends.OpType]ewOp{
 
 // elementwiseKernel returns a kernel for a recorded unary or binary float32
 // op with a large output, or nil to leave it to the delegate.
-func elementwiseKernel(opType backends.OpType, ins []*value, out shapes.Shape, minElements int) kernelFn {
+func elementwiseKernel(opType backends.OpType, ins []*value, out shapes.Shape, minElements int) (kernelFn, *ewInfo) {
 	if out.DType != dtypes.Float32 || out.Size() < minElements {
-		return nil
+		return nil, nil
 	}
 	for _, v := range ins {
 		if v.shape.DType != dtypes.Float32 {
-			return nil
+			return nil, nil
 		}
 	}
 	if op, ok := unaryOps[opType]; ok && len(ins) == 1 && ins[0].shape.Equal(out) {
-		plan := newStridedPlan(out.Dimensions, [][]int{identityStrides(out.Dimensions)})
-		return plan.kernel(op, out)
+		info := &ewInfo{op: op, strides: [][]int{identityStrides(out.Dimensions)}}
+		return newStridedPlan(out.Dimensions, info.strides).kernel(op, out), info
 	}
 	if op, ok := binaryOps[opType]; ok && len(ins) == 2 {
 		var strides [][]int
 		for _, v := range ins {
 			s, ok := broadcastStrides(v.shape.Dimensions, out.Dimensions)
 			if !ok {
-				return nil
+				return nil, nil
 			}
 			strides = append(strides, s)
 		}
-		plan := newStridedPlan(out.Dimensions, strides)
-		return plan.kernel(op, out)
+		info := &ewInfo{op: op, strides: strides}
+		return newStridedPlan(out.Dimensions, strides).kernel(op, out), info
 	}
-	return nil
+	return nil, nil
+}
+
+// ewInfo describes a hot elementwise node for fusion: its operation and, per
+// input, the strides that map the input onto the node's output.
+type ewInfo struct {
+	op      ewOp
+	strides [][]int
 }
 
 // identityStrides returns the row-major strides of dims.
@@ -174,20 +187,21 @@ func (p *stridedPlan) kernel(op ewOp, out shapes.Shape) kernelFn {
 		if err != nil {
 			return nil, err
 		}
-		p.run(op, dst, srcs, b.engine.Workers())
+		p.run(b.engine, op, dst, srcs)
 		return buf, nil
 	}
 }
 
-func (p *stridedPlan) run(op ewOp, dst []float32, srcs [][]float32, workers int) {
+func (p *stridedPlan) run(e *gemm.Engine, op ewOp, dst []float32, srcs [][]float32) {
+	workers := e.Workers()
 	r := len(p.dims)
 	inner := p.dims[r-1]
 	rows := len(dst) / inner
 	chunks := 1
 	if len(dst) >= 1<<16 {
-		chunks = min(workers, rows)
+		chunks = min(piecesPerWorker*workers, rows)
 	}
-	_ = parallelFor(chunks, chunks, func(c int) error {
+	_ = parallelFor(workers, chunks, func(c int) error {
 		r0, r1 := rows*c/chunks, rows*(c+1)/chunks
 		idx := make([]int, r-1)
 		offs := make([]int, len(srcs))
@@ -202,9 +216,9 @@ func (p *stridedPlan) run(op ewOp, dst []float32, srcs [][]float32, workers int)
 		for row := r0; row < r1; row++ {
 			d := dst[row*inner : (row+1)*inner]
 			if len(srcs) == 1 {
-				unaryRun(op, d, srcs[0][offs[0]:], p.strides[0][r-1])
+				unaryRun(e, op, d, srcs[0][offs[0]:], p.strides[0][r-1])
 			} else {
-				binaryRun(op, d, srcs[0][offs[0]:], p.strides[0][r-1], srcs[1][offs[1]:], p.strides[1][r-1])
+				binaryRun(e, op, d, srcs[0][offs[0]:], p.strides[0][r-1], srcs[1][offs[1]:], p.strides[1][r-1])
 			}
 			for a := r - 2; a >= 0; a-- {
 				idx[a]++
@@ -225,7 +239,7 @@ func (p *stridedPlan) run(op ewOp, dst []float32, srcs [][]float32, workers int)
 }
 
 // unaryRun computes d[j] = op(x[j·step]) (step is 0 or 1 after collapsing, or any stride).
-func unaryRun(op ewOp, d, x []float32, step int) {
+func unaryRun(e *gemm.Engine, op ewOp, d, x []float32, step int) {
 	switch {
 	case step == 0 && op == ewCopy:
 		v := x[0]
@@ -256,6 +270,9 @@ func unaryRun(op ewOp, d, x []float32, step int) {
 			d[j] = float32(math.Abs(float64(v)))
 		}
 	case ewSign:
+		if e.VecSign(d, x) {
+			return
+		}
 		for j, v := range x {
 			d[j] = sign32(v)
 		}
@@ -298,11 +315,14 @@ func sign32(v float32) float32 {
 }
 
 // binaryRun computes d[j] = op(x[j·sx], y[j·sy]).
-func binaryRun(op ewOp, d, x []float32, sx int, y []float32, sy int) {
+func binaryRun(e *gemm.Engine, op ewOp, d, x []float32, sx int, y []float32, sy int) {
 	n := len(d)
 	switch {
 	case sx == 1 && sy == 1:
 		x, y = x[:n], y[:n]
+		if e.VecBinary(vecOps[op], d, x, y) {
+			return
+		}
 		switch op {
 		case ewAdd:
 			for j := range d {
@@ -410,25 +430,26 @@ func binaryRun(op ewOp, d, x []float32, sx int, y []float32, sy int) {
 
 // broadcastKernel returns a kernel for BroadcastInDim of a float32 operand
 // into a large output, or nil.
-func broadcastKernel(in shapes.Shape, out shapes.Shape, axes []int, minElements int) kernelFn {
+func broadcastKernel(in shapes.Shape, out shapes.Shape, axes []int, minElements int) (kernelFn, *ewInfo) {
 	if in.DType != dtypes.Float32 || out.DType != dtypes.Float32 || out.Size() < minElements || len(axes) != in.Rank() {
-		return nil
+		return nil, nil
 	}
 	inStrides := identityStrides(in.Dimensions)
 	strides := make([]int, out.Rank())
 	for j, a := range axes {
 		if a < 0 || a >= out.Rank() {
-			return nil
+			return nil, nil
 		}
 		switch in.Dimensions[j] {
 		case out.Dimensions[a]:
 			strides[a] = inStrides[j]
 		case 1:
 		default:
-			return nil
+			return nil, nil
 		}
 	}
-	return newStridedPlan(out.Dimensions, [][]int{strides}).kernel(ewCopy, out)
+	info := &ewInfo{op: ewCopy, strides: [][]int{strides}}
+	return newStridedPlan(out.Dimensions, info.strides).kernel(ewCopy, out), info
 }
 
 // reduceKernel returns a kernel for ReduceSum/ReduceMax of a large float32
@@ -475,24 +496,60 @@ func reduceKernel(opType backends.OpType, in shapes.Shape, out shapes.Shape, axe
 		if isMax {
 			init = float32(math.Inf(-1))
 		}
-		for i := range dst {
-			dst[i] = init
-		}
-		plan.reduce(isMax, dst, x)
+		plan.reduceParallel(b.engine, isMax, init, dst, x)
 		return buf, nil
 	}
 }
 
-// reduce accumulates x (iterated in row-major order over the plan's dims,
-// which are the input's) into dst at the plan's output strides.
-func (p *stridedPlan) reduce(isMax bool, dst, x []float32) {
+// reduceParallel initialises dst with init and reduces x into it. Large
+// inputs are split by rows over workers, each reducing into its own partial
+// output, which are then combined.
+func (p *stridedPlan) reduceParallel(e *gemm.Engine, isMax bool, init float32, dst, x []float32) {
+	workers := e.Workers()
+	rows := len(x) / p.dims[len(p.dims)-1]
+	w := 1
+	if len(x) >= 1<<16 && len(dst) <= len(x)/16 {
+		w = min(workers, rows)
+	}
+	parts := make([][]float32, w)
+	_ = parallelFor(w, w, func(i int) error {
+		part := dst
+		if i > 0 {
+			part = make([]float32, len(dst))
+		}
+		for j := range part {
+			part[j] = init
+		}
+		p.reduce(e, isMax, part, x, rows*i/w, rows*(i+1)/w)
+		parts[i] = part
+		return nil
+	})
+	for _, part := range parts[1:] {
+		for j, v := range part {
+			if isMax {
+				dst[j] = max32(dst[j], v)
+			} else {
+				dst[j] += v
+			}
+		}
+	}
+}
+
+// reduce accumulates rows [r0, r1) of x (iterated in row-major order over
+// the plan's dims, which are the input's) into dst at the plan's output strides.
+func (p *stridedPlan) reduce(e *gemm.Engine, isMax bool, dst, x []float32, r0, r1 int) {
 	r := len(p.dims)
 	inner := p.dims[r-1]
 	innerStride := p.strides[0][r-1]
-	rows := len(x) / inner
 	idx := make([]int, r-1)
 	off := 0
-	for row := 0; row < rows; row++ {
+	rest := r0
+	for a := r - 2; a >= 0; a-- {
+		idx[a] = rest % p.dims[a]
+		rest /= p.dims[a]
+		off += idx[a] * p.strides[0][a]
+	}
+	for row := r0; row < r1; row++ {
 		src := x[row*inner : (row+1)*inner]
 		switch {
 		case innerStride == 0 && !isMax:
@@ -509,8 +566,10 @@ func (p *stridedPlan) reduce(isMax bool, dst, x []float32) {
 			dst[off] = acc
 		case !isMax:
 			d := dst[off : off+inner]
-			for j, v := range src {
-				d[j] += v
+			if !e.VecBinary(gemm.VecAdd, d, d, src) {
+				for j, v := range src {
+					d[j] += v
+				}
 			}
 		default:
 			d := dst[off : off+inner]
@@ -543,7 +602,7 @@ func (b *Builder) BroadcastInDim(x backends.Op, outputShape shapes.Shape, broadc
 		return nil, err
 	}
 	if n := b.nodes[len(b.nodes)-1]; !b.backend.noHot {
-		n.kernel = broadcastKernel(n.inputs[0].shape, n.outputs[0].shape, broadcastAxes, b.backend.minElements)
+		n.kernel, n.ew = broadcastKernel(n.inputs[0].shape, n.outputs[0].shape, broadcastAxes, b.backend.minElements)
 	}
 	return op, nil
 }

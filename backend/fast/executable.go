@@ -83,6 +83,9 @@ func (b *Builder) Compile(outputs []backends.Op, shardings []*backends.ShardingS
 	for _, v := range outs {
 		mark(v.node)
 	}
+	if !b.backend.noFuse {
+		b.fuse(needed, e.isOutput)
+	}
 
 	// Levels: a delegate node runs in stage s = max over inputs of (stage of a
 	// delegate input, hot phase of a hot input + 1); a hot node runs in hot
@@ -351,14 +354,16 @@ func (e *Executable) runStep(si int, slots []backends.Buffer, owned []bool) erro
 		for i, s := range st.inputs {
 			donate[i] = owned[s] && slices.Contains(st.free, s)
 		}
+		for i, s := range st.inputs {
+			if donate[i] {
+				// Consumed by the delegate, even if it fails: never release it
+				// again (at worst an error leaks it to the garbage collector).
+				slots[s] = nil
+			}
+		}
 		outs, err := st.exec.Execute(ins, donate, 0)
 		if err != nil {
 			return fmt.Errorf("backend %s: executable %q: stage step %d: %w", BackendName, e.name, si, err)
-		}
-		for i, s := range st.inputs {
-			if donate[i] {
-				slots[s] = nil // Consumed by the delegate.
-			}
 		}
 		for i, s := range st.outputs {
 			slots[s], owned[s] = outs[i], true

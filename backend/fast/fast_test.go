@@ -13,6 +13,7 @@ import (
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX's idiom for graph code.
 	"github.com/gomlx/gomlx/pkg/core/shapes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
+	"github.com/gomlx/gomlx/pkg/core/tensors/images"
 	"github.com/swav-go/swav/backend/compat"
 )
 
@@ -96,7 +97,7 @@ func closeEnough(t testing.TB, what string, got, want []float32, tol float64) {
 // compareBackends runs fn on "swav" and on the reference compat backend.
 func compareBackends(t *testing.T, fn func([]*Node) []*Node, inputs []*tensors.Tensor, tol float64) {
 	t.Helper()
-	for _, cfg := range []string{"", "purego,workers=1,elementwise_min=0"} {
+	for _, cfg := range []string{"", "purego,workers=1,elementwise_min=0", "nofuse,elementwise_min=0"} {
 		got := runGraph(t, newFast(t, cfg), fn, inputs)
 		want := runGraph(t, newRef(t), fn, inputs)
 		for i := range want {
@@ -451,6 +452,9 @@ func TestElementwise(t *testing.T) {
 					ReduceSum(x, 0, 1, 2), ReduceSum(x, 1, 2), ReduceMax(x, 0, 3), ReduceAllSum(x),
 					BroadcastToDims(ReduceAndKeep(x, ReduceSum, 0, 1, 2), dims...),
 					Add(TransposeAllDims(x, 0, 2, 1, 3), TransposeAllDims(y, 0, 2, 1, 3)),
+					// Fusion: per-channel, per-row and scalar broadcasts in one tree.
+					Max(Sub(Add(Mul(x, c), row), Mul(y, c)), ZerosLike(x)),
+					Mul(Sign(Sub(x, row)), Add(Neg(y), MulScalar(c, 2))),
 				}
 			}, []*tensors.Tensor{x, y, c, row}, 1e-5)
 		})
@@ -477,5 +481,57 @@ func TestSign32(t *testing.T) {
 	}
 	if got := max32(1, float32(math.NaN())); got == got {
 		t.Errorf("max32(1, NaN) = %g", got)
+	}
+}
+
+// TestFusionPlanned checks that batch-norm + ReLU becomes one fused step.
+func TestFusionPlanned(t *testing.T) {
+	b := newFast(t, "")
+	builder := b.Builder("fusion")
+	x, _ := builder.Parameter("x", shapes.Make(dtypes.Float32, 8, 16, 16, 32), nil)
+	scale, _ := builder.Parameter("scale", shapes.Make(dtypes.Float32, 1, 1, 1, 32), nil)
+	shift, _ := builder.Parameter("shift", shapes.Make(dtypes.Float32, 1, 1, 1, 32), nil)
+	zero, _ := builder.Constant([]float32{0})
+	zero, _ = builder.Reshape(zero)
+	zeros, err := builder.BroadcastInDim(zero, shapes.Make(dtypes.Float32, 8, 16, 16, 32), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	y, _ := builder.Mul(x, scale)
+	y, _ = builder.Add(y, shift)
+	y, _ = builder.Max(y, zeros)
+	exec, err := builder.Compile([]backends.Op{y}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer exec.Finalize()
+	var labels []string
+	for _, st := range exec.(*Executable).steps {
+		if st.hot != nil {
+			labels = append(labels, st.hot.label)
+		}
+	}
+	if len(labels) != 1 || !strings.HasPrefix(labels[0], "Fused(") {
+		t.Fatalf("hot steps %q, want one fused step", labels)
+	}
+}
+
+// TestPooling compares max/sum pooling and max-pool gradients (NHWC and a
+// window moving along the last axis) with the reference backend.
+func TestPooling(t *testing.T) {
+	r := rand.New(rand.NewPCG(15, 16))
+	for _, dims := range [][]int{{2, 9, 9, 3}, {4, 16, 16, 24}} {
+		x := randTensor(r, dims...)
+		t.Run(fmt.Sprint(dims), func(t *testing.T) {
+			compareBackends(t, func(in []*Node) []*Node {
+				x := in[0]
+				mp := MaxPool(x).Window(3).Strides(2).PaddingPerDim([][2]int{{1, 1}, {1, 1}}).Done()
+				sp := SumPool(x).Window(2).Strides(2).Done()
+				w := Sin(Iota(x.Graph(), mp.Shape(), 3))
+				g := Gradient(ReduceAllSum(Mul(mp, w)), x)[0]
+				last := MaxPool(x).ChannelsAxis(images.ChannelsFirst).Window(2).Done()
+				return []*Node{mp, sp, g, last}
+			}, []*tensors.Tensor{x}, 1e-5)
+		})
 	}
 }

@@ -1422,29 +1422,6 @@ func (b *Builder) ReduceProduct(p0 backends.Op, p1 ...int) (backends.Op, error) 
 	return outs[0], nil
 }
 
-// ReduceWindow records a ReduceWindow node; see backends.StandardOps.
-func (b *Builder) ReduceWindow(p0 backends.Op, p1 backends.ReduceOpType, p2 []int, p3 []int, p4 []int, p5 []int, p6 [][2]int) (backends.Op, error) {
-	var inputs []backends.Op
-	inputs = append(inputs, p0)
-	p2 = slices.Clone(p2)
-	p3 = slices.Clone(p3)
-	p4 = slices.Clone(p4)
-	p5 = slices.Clone(p5)
-	p6 = slices.Clone(p6)
-	outs, err := b.record(backends.OpTypeReduceWindow, inputs, 1, func(d backends.Builder, in []backends.Op) ([]backends.Op, error) {
-		off := 0
-		a0 := in[off]
-		off++
-		_ = off
-		o0, err := d.ReduceWindow(a0, p1, p2, p3, p4, p5, p6)
-		return []backends.Op{o0}, err
-	}, nil)
-	if err != nil {
-		return nil, err
-	}
-	return outs[0], nil
-}
-
 // Rem records a Rem node; see backends.StandardOps.
 func (b *Builder) Rem(p0 backends.Op, p1 backends.Op) (backends.Op, error) {
 	var inputs []backends.Op
@@ -1613,30 +1590,6 @@ func (b *Builder) ScatterSum(p0 backends.Op, p1 backends.Op, p2 backends.Op, p3 
 		off++
 		_ = off
 		o0, err := d.ScatterSum(a0, a1, a2, p3, p4, p5, p6, p7, p8)
-		return []backends.Op{o0}, err
-	}, nil)
-	if err != nil {
-		return nil, err
-	}
-	return outs[0], nil
-}
-
-// SelectAndScatterMax records a SelectAndScatterMax node; see backends.StandardOps.
-func (b *Builder) SelectAndScatterMax(p0 backends.Op, p1 backends.Op, p2 []int, p3 []int, p4 [][2]int) (backends.Op, error) {
-	var inputs []backends.Op
-	inputs = append(inputs, p0)
-	inputs = append(inputs, p1)
-	p2 = slices.Clone(p2)
-	p3 = slices.Clone(p3)
-	p4 = slices.Clone(p4)
-	outs, err := b.record(backends.OpTypeSelectAndScatterMax, inputs, 1, func(d backends.Builder, in []backends.Op) ([]backends.Op, error) {
-		off := 0
-		a0 := in[off]
-		off++
-		a1 := in[off]
-		off++
-		_ = off
-		o0, err := d.SelectAndScatterMax(a0, a1, p2, p3, p4)
 		return []backends.Op{o0}, err
 	}, nil)
 	if err != nil {

@@ -24,11 +24,13 @@ import (
 
 // handWritten lists the StandardOps methods implemented in builder_ops.go.
 var handWritten = map[string]bool{
-	"DotGeneral":     true,
-	"ConvGeneral":    true,
-	"BroadcastInDim": true,
-	"ReduceSum":      true,
-	"ReduceMax":      true,
+	"DotGeneral":          true,
+	"ConvGeneral":         true,
+	"BroadcastInDim":      true,
+	"ReduceSum":           true,
+	"ReduceMax":           true,
+	"ReduceWindow":        true,
+	"SelectAndScatterMax": true,
 }
 
 func main() {

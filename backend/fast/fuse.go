@@ -1,0 +1,257 @@
+package fast
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/gomlx/gomlx/backends"
+	"github.com/swav-go/swav/internal/gemm"
+)
+
+// Elementwise fusion. Batch norm written from plain ops (x·scale + shift),
+// ReLU (max(x, broadcast 0)) and their gradients are chains of memory-bound
+// elementwise ops over the same activation shape; run one by one, each reads
+// and writes a full tensor. At Compile, every maximal tree of hot elementwise
+// nodes whose intermediate values are used only inside the tree becomes one
+// node: it evaluates the tree chunk by chunk (fusionChunk floats at a time,
+// in L1), so intermediates never reach memory, and broadcasts (including
+// BroadcastInDim of constants) are read through strides, never materialised.
+
+// fusionChunk is the number of output elements evaluated at a time.
+const fusionChunk = 1024
+
+// instr is one operation of a fused program: args ≥ 0 are earlier
+// instructions' results, args < 0 are leaves (−1 − leaf index).
+type instr struct {
+	op    ewOp
+	args  []int
+	label string
+}
+
+// fusedPlan is a compiled fused group.
+type fusedPlan struct {
+	prog       []instr
+	rows, cols int   // The output viewed as rows × cols after collapsing axes.
+	leafRS     []int // Per leaf: stride between rows and between columns.
+	leafCS     []int
+	outDims    []int
+}
+
+// fuse rewrites groups of hot elementwise nodes into fused nodes. needed is
+// updated: absorbed nodes are no longer needed.
+func (b *Builder) fuse(needed, isOutput []bool) {
+	uses := make([]int, len(b.values))
+	for _, n := range b.nodes {
+		if needed[n.id] {
+			for _, in := range n.inputs {
+				uses[in.id]++
+			}
+		}
+	}
+	absorbed := make([]bool, len(b.nodes))
+	for i := len(b.nodes) - 1; i >= 0; i-- {
+		root := b.nodes[i]
+		if !needed[root.id] || root.ew == nil || absorbed[root.id] {
+			continue
+		}
+		dims := root.outputs[0].shape.Dimensions
+		identity := identityStrides(dims)
+		var (
+			prog       []instr
+			leaves     []*value
+			leafStride [][]int
+			members    []*node
+		)
+		var visit func(n *node) int
+		visit = func(n *node) int {
+			members = append(members, n)
+			var args []int
+			for k, in := range n.inputs {
+				child := in.node
+				if child.ew != nil && needed[child.id] && !absorbed[child.id] && uses[in.id] == 1 && !isOutput[in.id] &&
+					slices.Equal(in.shape.Dimensions, dims) && slices.Equal(n.ew.strides[k], identity) {
+					args = append(args, visit(child))
+					continue
+				}
+				leaves = append(leaves, in)
+				leafStride = append(leafStride, n.ew.strides[k])
+				args = append(args, -len(leaves))
+			}
+			prog = append(prog, instr{op: n.ew.op, args: args, label: n.opType.String()})
+			return len(prog) - 1
+		}
+		visit(root)
+		if len(members) < 2 {
+			continue
+		}
+		plan := newFusedPlan(dims, prog, leafStride)
+		if plan == nil {
+			continue
+		}
+		for _, m := range members[1:] {
+			absorbed[m.id] = true
+			needed[m.id] = false
+		}
+		root.inputs = leaves
+		root.kernel = plan.kernel(root.outputs[0].shape.Dimensions)
+		root.label = plan.label()
+		root.ew = nil
+	}
+}
+
+// newFusedPlan views the output as rows × cols such that every leaf has a
+// row stride and a column stride, or returns nil when the strides do not
+// collapse to two axes.
+func newFusedPlan(dims []int, prog []instr, leafStrides [][]int) *fusedPlan {
+	sp := newStridedPlan(dims, leafStrides)
+	p := &fusedPlan{prog: prog, outDims: slices.Clone(dims)}
+	switch len(sp.dims) {
+	case 1:
+		p.rows, p.cols = 1, sp.dims[0]
+		for _, s := range sp.strides {
+			p.leafRS = append(p.leafRS, 0)
+			p.leafCS = append(p.leafCS, s[0])
+		}
+	case 2:
+		p.rows, p.cols = sp.dims[0], sp.dims[1]
+		for _, s := range sp.strides {
+			p.leafRS = append(p.leafRS, s[0])
+			p.leafCS = append(p.leafCS, s[1])
+		}
+	default:
+		return nil
+	}
+	for _, cs := range p.leafCS {
+		if cs != 0 && cs != 1 {
+			return nil
+		}
+	}
+	return p
+}
+
+func (p *fusedPlan) label() string {
+	names := make([]string, len(p.prog))
+	for i, in := range p.prog {
+		names[i] = in.label
+	}
+	return "Fused(" + strings.Join(names, ",") + ")"
+}
+
+func (p *fusedPlan) kernel(outDims []int) kernelFn {
+	return func(b *Backend, in []backends.Buffer) (backends.Buffer, error) {
+		srcs := make([][]float32, len(in))
+		for i, buf := range in {
+			f, err := bufferFloat32(b, buf)
+			if err != nil {
+				return nil, fmt.Errorf("fused input #%d: %w", i, err)
+			}
+			srcs[i] = f
+		}
+		buf, dst, err := newFloat32Buffer(b, outDims)
+		if err != nil {
+			return nil, err
+		}
+		p.run(b.engine, dst, srcs)
+		return buf, nil
+	}
+}
+
+// run evaluates the program over dst in chunks, split over workers.
+func (p *fusedPlan) run(e *gemm.Engine, dst []float32, srcs [][]float32) {
+	workers := e.Workers()
+	total := p.rows * p.cols
+	// Chunks are whole rows when rows are short, else pieces of one row.
+	rowsPerChunk, chunkLen := 1, fusionChunk
+	if p.cols <= fusionChunk {
+		rowsPerChunk = fusionChunk / p.cols
+		chunkLen = rowsPerChunk * p.cols
+	}
+	numChunks := (total + chunkLen - 1) / chunkLen
+	if p.cols > fusionChunk {
+		numChunks = p.rows * ((p.cols + chunkLen - 1) / chunkLen)
+	}
+	w := 1
+	if total >= 1<<16 {
+		w = min(piecesPerWorker*workers, numChunks)
+	}
+	_ = parallelFor(workers, w, func(wi int) error {
+		c0, c1 := numChunks*wi/w, numChunks*(wi+1)/w
+		temps := make([][]float32, len(p.prog))
+		for i := range temps {
+			temps[i] = make([]float32, chunkLen)
+		}
+		leafBufs := make([][]float32, len(srcs))
+		cached := make([]bool, len(srcs)) // Row-invariant leaves gathered once (whole-row chunks only).
+		views := make([][]float32, len(srcs))
+		for c := c0; c < c1; c++ {
+			// The chunk's flat range [f0, f1).
+			var f0, f1 int
+			if p.cols <= fusionChunk {
+				f0 = c * chunkLen
+				f1 = min(f0+chunkLen, total)
+			} else {
+				perRow := (p.cols + chunkLen - 1) / chunkLen
+				r, k := c/perRow, c%perRow
+				f0 = r*p.cols + k*chunkLen
+				f1 = r*p.cols + min((k+1)*chunkLen, p.cols)
+			}
+			n := f1 - f0
+			for l, src := range srcs {
+				rs, cs := p.leafRS[l], p.leafCS[l]
+				switch {
+				case cs == 1 && (rs == p.cols || p.rows == 1):
+					views[l] = src[f0:f1] // Contiguous.
+				case rs == 0 && p.cols <= fusionChunk && cached[l]:
+					views[l] = leafBufs[l][:n]
+				default:
+					if leafBufs[l] == nil {
+						leafBufs[l] = make([]float32, chunkLen)
+					}
+					gatherChunk(leafBufs[l][:n], src, f0, p.cols, rs, cs)
+					views[l] = leafBufs[l][:n]
+					cached[l] = rs == 0 && p.cols <= fusionChunk && n == chunkLen
+				}
+			}
+			for i, ins := range p.prog {
+				out := temps[i][:n]
+				if i == len(p.prog)-1 {
+					out = dst[f0:f1]
+				}
+				arg := func(a int) []float32 {
+					if a < 0 {
+						return views[-1-a]
+					}
+					return temps[a][:n]
+				}
+				if len(ins.args) == 1 {
+					unaryRun(e, ins.op, out, arg(ins.args[0]), 1)
+				} else {
+					binaryRun(e, ins.op, out, arg(ins.args[0]), 1, arg(ins.args[1]), 1)
+				}
+			}
+		}
+		return nil
+	})
+}
+
+// gatherChunk fills buf with the leaf values of flat output indices
+// [f0, f0+len(buf)) for a leaf with row stride rs and column stride cs (0 or 1).
+func gatherChunk(buf, src []float32, f0, cols, rs, cs int) {
+	for pos := 0; pos < len(buf); {
+		f := f0 + pos
+		r, c := f/cols, f%cols
+		seg := min(cols-c, len(buf)-pos)
+		off := r*rs + c*cs
+		d := buf[pos : pos+seg]
+		if cs == 1 {
+			copy(d, src[off:off+seg])
+		} else {
+			v := src[off]
+			for j := range d {
+				d[j] = v
+			}
+		}
+		pos += seg
+	}
+}

@@ -1,0 +1,315 @@
+// Command asm generates the AVX2/FMA micro-kernels (and AVX2 elementwise
+// kernels and CPUID helpers) of package gemm with avo.
+//
+// It lives in its own Go module so that avo never enters the build graph of
+// the SDK: only `go generate ./internal/gemm` (which runs `go run -C asm .`)
+// needs it. Run from internal/gemm:
+//
+//	go run -C asm . -out ../kernel_amd64.s -stubs ../kernel_amd64.go -pkg gemm
+//
+// Both kernels compute one 6×16 tile of C with 12 YMM accumulators
+// (6 rows × 2 vectors of 8 floats), broadcasting one element of A per row
+// and loading 16 contiguous floats of a packed B panel per step of k:
+//
+//	C[6×16] = alpha · Σ_p A[i,p]·B[p,j] + beta · C     (C read only if beta ≠ +0)
+//
+// They differ only in how the rows of A are addressed:
+//   - kernel6x16: A[i,p] at a + i·rsA + p·csA (elements). This covers packed
+//     panels (rsA=1, csA=6), row-major A read in place (rsA=lda, csA=1) and
+//     transposed A read in place (rsA=1, csA=lda).
+//   - kernel6x16Indirect: k is split into taps of tapLen contiguous elements;
+//     for tap t, row i starts at ptrs[6·t+i]. This is the indirect convolution
+//     form: the pointers point into the NHWC input (or to a zero row for
+//     padding), so convolutions never materialise im2col nor pack A.
+package main
+
+import (
+	"fmt"
+
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	"github.com/mmcloughlin/avo/reg"
+)
+
+const (
+	mr = 6
+	nr = 16
+)
+
+// acc returns the accumulator register for row i and half h (0: columns 0-7, 1: 8-15).
+func acc(i, h int) reg.VecPhysical {
+	all := []reg.VecPhysical{reg.Y0, reg.Y1, reg.Y2, reg.Y3, reg.Y4, reg.Y5,
+		reg.Y6, reg.Y7, reg.Y8, reg.Y9, reg.Y10, reg.Y11}
+	return all[2*i+h]
+}
+
+var (
+	bLo, bHi = reg.Y12, reg.Y13
+	bcast    = []reg.VecPhysical{reg.Y14, reg.Y15}
+)
+
+func zeroAccumulators() {
+	for i := 0; i < mr; i++ {
+		for h := 0; h < 2; h++ {
+			VXORPS(acc(i, h), acc(i, h), acc(i, h))
+		}
+	}
+}
+
+// fmaStep emits one rank-1 update: load 16 floats of B at bPtr, then for each
+// row broadcast its element (given by rowMem) and accumulate.
+func fmaStep(bPtr reg.Register, rowMem func(i int) Mem) {
+	VMOVUPS(Mem{Base: bPtr}, bLo)
+	VMOVUPS(Mem{Base: bPtr, Disp: 32}, bHi)
+	for i := 0; i < mr; i++ {
+		t := bcast[i%2]
+		VBROADCASTSS(rowMem(i), t)
+		VFMADD231PS(bLo, t, acc(i, 0))
+		VFMADD231PS(bHi, t, acc(i, 1))
+	}
+}
+
+// epilogue scales the accumulators by alpha, adds beta·C when beta ≠ +0 and
+// stores the 6×16 tile to C (row stride ldc elements).
+func epilogue(name string) {
+	c := Load(Param("c"), GP64())
+	ldc := Load(Param("ldc"), GP64())
+	SHLQ(U8(2), ldc)
+	c3 := GP64()
+	LEAQ(Mem{Base: c, Index: ldc, Scale: 2}, c3)
+	ADDQ(ldc, c3)
+	rowAddr := func(i, h int) Mem {
+		base := c
+		if i >= 3 {
+			base = c3
+		}
+		m := Mem{Base: base, Disp: 32 * h}
+		switch i % 3 {
+		case 1:
+			m.Index, m.Scale = ldc, 1
+		case 2:
+			m.Index, m.Scale = ldc, 2
+		}
+		return m
+	}
+	alpha := bcast[0]
+	VBROADCASTSS(paramAddr("alpha"), alpha)
+	for i := 0; i < mr; i++ {
+		for h := 0; h < 2; h++ {
+			VMULPS(alpha, acc(i, h), acc(i, h))
+		}
+	}
+	betaBits := GP32()
+	MOVL(paramAddr("beta"), betaBits)
+	TESTL(betaBits, betaBits)
+	JZ(LabelRef(name + "_store"))
+	beta := bcast[1]
+	VBROADCASTSS(paramAddr("beta"), beta)
+	for i := 0; i < mr; i++ {
+		for h := 0; h < 2; h++ {
+			VFMADD231PS(rowAddr(i, h), beta, acc(i, h))
+		}
+	}
+	Label(name + "_store")
+	for i := 0; i < mr; i++ {
+		for h := 0; h < 2; h++ {
+			VMOVUPS(acc(i, h), rowAddr(i, h))
+		}
+	}
+	VZEROUPPER()
+	RET()
+}
+
+// paramAddr returns the stack address of a scalar argument of the current function.
+func paramAddr(name string) Mem {
+	basic, err := Param(name).Resolve()
+	if err != nil {
+		panic(fmt.Errorf("resolving parameter %q: %w", name, err))
+	}
+	return basic.Addr
+}
+
+func genStrided() {
+	TEXT("kernel6x16", NOSPLIT, "func(kc int, a *float32, rsA, csA int, b *float32, c *float32, ldc int, alpha float32, beta float32)")
+	Doc("kernel6x16 computes a 6×16 tile: C = alpha·A·B + beta·C, with A[i,p] at a+i·rsA+p·csA",
+		"(elements), B a packed panel of kc rows of 16 floats and C row-major with stride ldc.",
+		"C is not read when beta is +0. kc must be ≥ 0.")
+	kc := Load(Param("kc"), GP64())
+	a := Load(Param("a"), GP64())
+	rs := Load(Param("rsA"), GP64())
+	cs := Load(Param("csA"), GP64())
+	b := Load(Param("b"), GP64())
+	SHLQ(U8(2), rs)
+	SHLQ(U8(2), cs)
+	a3 := GP64()
+	LEAQ(Mem{Base: a, Index: rs, Scale: 2}, a3)
+	ADDQ(rs, a3)
+	zeroAccumulators()
+	TESTQ(kc, kc)
+	JZ(LabelRef("strided_done"))
+	Label("strided_loop")
+	fmaStep(b, func(i int) Mem {
+		base := a
+		if i >= 3 {
+			base = a3
+		}
+		m := Mem{Base: base}
+		switch i % 3 {
+		case 1:
+			m.Index, m.Scale = rs, 1
+		case 2:
+			m.Index, m.Scale = rs, 2
+		}
+		return m
+	})
+	ADDQ(cs, a)
+	ADDQ(cs, a3)
+	ADDQ(U8(64), b)
+	DECQ(kc)
+	JNZ(LabelRef("strided_loop"))
+	Label("strided_done")
+	epilogue("strided")
+}
+
+func genIndirect() {
+	TEXT("kernel6x16Indirect", NOSPLIT, "func(ntaps int, ptrs *float32, tapLen int, b *float32, c *float32, ldc int, alpha float32, beta float32)")
+	Doc("kernel6x16Indirect computes a 6×16 tile: C = alpha·A·B + beta·C where the reduction runs",
+		"over ntaps taps of tapLen elements; row i of tap t starts at ptrs[6·t+i] (an array of",
+		"unsafe.Pointer), and B is a packed panel of ntaps·tapLen rows of 16 floats.",
+		"C is not read when beta is +0.")
+	ntaps := Load(Param("ntaps"), GP64())
+	ptrs := Load(Param("ptrs"), GP64())
+	tapLen := Load(Param("tapLen"), GP64())
+	b := Load(Param("b"), GP64())
+	zeroAccumulators()
+	rows := make([]reg.GPVirtual, mr)
+	for i := range rows {
+		rows[i] = GP64()
+	}
+	idx := GP64()
+	TESTQ(ntaps, ntaps)
+	JZ(LabelRef("indirect_done"))
+	TESTQ(tapLen, tapLen)
+	JZ(LabelRef("indirect_done"))
+	Label("indirect_tap")
+	for i := 0; i < mr; i++ {
+		MOVQ(Mem{Base: ptrs, Disp: 8 * i}, rows[i])
+	}
+	XORQ(idx, idx)
+	Label("indirect_loop")
+	fmaStep(b, func(i int) Mem { return Mem{Base: rows[i], Index: idx, Scale: 4} })
+	ADDQ(U8(64), b)
+	INCQ(idx)
+	CMPQ(idx, tapLen)
+	JL(LabelRef("indirect_loop"))
+	ADDQ(U8(8*mr), ptrs)
+	DECQ(ntaps)
+	JNZ(LabelRef("indirect_tap"))
+	Label("indirect_done")
+	epilogue("indirect")
+}
+
+func genCPUID() {
+	TEXT("cpuid", NOSPLIT, "func(leaf, subleaf uint32) (eax, ebx, ecx, edx uint32)")
+	Doc("cpuid executes the CPUID instruction for the given leaf and sub-leaf.")
+	Load(Param("leaf"), reg.EAX)
+	Load(Param("subleaf"), reg.ECX)
+	CPUID()
+	Store(reg.EAX, Return("eax"))
+	Store(reg.EBX, Return("ebx"))
+	Store(reg.ECX, Return("ecx"))
+	Store(reg.EDX, Return("edx"))
+	RET()
+
+	TEXT("xgetbv0", NOSPLIT, "func() (eax, edx uint32)")
+	Doc("xgetbv0 reads extended control register XCR0 (only valid when CPUID reports OSXSAVE).")
+	XORL(reg.ECX, reg.ECX)
+	XGETBV()
+	Store(reg.EAX, Return("eax"))
+	Store(reg.EDX, Return("edx"))
+	RET()
+}
+
+// genVecBinary emits vec<Name>(d, x, y *float32, n int): d[i] = op(x[i], y[i])
+// for i < n, n a multiple of 16 (the Go wrapper handles the tail).
+func genVecBinary(name string, op func(x, y, dst reg.VecPhysical)) {
+	TEXT("vec"+name, NOSPLIT, "func(d, x, y *float32, n int)")
+	Doc(fmt.Sprintf("vec%s computes d[i] = %s(x[i], y[i]) for i < n (n a multiple of 16).", name, name))
+	d := Load(Param("d"), GP64())
+	x := Load(Param("x"), GP64())
+	y := Load(Param("y"), GP64())
+	n := Load(Param("n"), GP64())
+	i := GP64()
+	XORQ(i, i)
+	Label("vec" + name + "_loop")
+	CMPQ(i, n)
+	JGE(LabelRef("vec" + name + "_done"))
+	for u := 0; u < 2; u++ {
+		xr, yr := []reg.VecPhysical{reg.Y0, reg.Y1}[u], []reg.VecPhysical{reg.Y2, reg.Y3}[u]
+		VMOVUPS(Mem{Base: x, Index: i, Scale: 4, Disp: 32 * u}, xr)
+		VMOVUPS(Mem{Base: y, Index: i, Scale: 4, Disp: 32 * u}, yr)
+		out := []reg.VecPhysical{reg.Y4, reg.Y5}[u]
+		op(xr, yr, out)
+		VMOVUPS(out, Mem{Base: d, Index: i, Scale: 4, Disp: 32 * u})
+	}
+	ADDQ(U8(16), i)
+	JMP(LabelRef("vec" + name + "_loop"))
+	Label("vec" + name + "_done")
+	VZEROUPPER()
+	RET()
+}
+
+// nanFix makes dst = x where x is NaN (VMAXPS/VMINPS already return y when
+// y is NaN), so that max and min propagate NaN like XLA. Uses Y6.
+func nanFix(x, dst reg.VecPhysical) {
+	VCMPPS(U8(3), x, x, reg.Y6) // UNORD_Q: x is NaN.
+	VBLENDVPS(reg.Y6, x, dst, dst)
+}
+
+func genVec() {
+	genVecBinary("Add", func(x, y, dst reg.VecPhysical) { VADDPS(y, x, dst) })
+	genVecBinary("Sub", func(x, y, dst reg.VecPhysical) { VSUBPS(y, x, dst) })
+	genVecBinary("Mul", func(x, y, dst reg.VecPhysical) { VMULPS(y, x, dst) })
+	genVecBinary("Div", func(x, y, dst reg.VecPhysical) { VDIVPS(y, x, dst) })
+	genVecBinary("Max", func(x, y, dst reg.VecPhysical) { VMAXPS(y, x, dst); nanFix(x, dst) })
+	genVecBinary("Min", func(x, y, dst reg.VecPhysical) { VMINPS(y, x, dst); nanFix(x, dst) })
+
+	TEXT("vecSign", NOSPLIT, "func(d, x *float32, n int)")
+	Doc("vecSign computes d[i] = sign(x[i]) (±1, or x[i] itself for ±0 and NaN) for i < n (a multiple of 8).")
+	d := Load(Param("d"), GP64())
+	x := Load(Param("x"), GP64())
+	n := Load(Param("n"), GP64())
+	tmp := GP32()
+	MOVL(U32(0x3f800000), tmp) // 1.0
+	MOVD(tmp, reg.X7)
+	VBROADCASTSS(reg.X7, reg.Y7)
+	MOVL(U32(0x80000000), tmp) // sign bit
+	MOVD(tmp, reg.X8)
+	VBROADCASTSS(reg.X8, reg.Y8)
+	i := GP64()
+	XORQ(i, i)
+	Label("vecSign_loop")
+	CMPQ(i, n)
+	JGE(LabelRef("vecSign_done"))
+	VMOVUPS(Mem{Base: x, Index: i, Scale: 4}, reg.Y0)
+	VANDPS(reg.Y8, reg.Y0, reg.Y1)         // sign of x
+	VORPS(reg.Y7, reg.Y1, reg.Y1)          // ±1
+	VXORPS(reg.Y2, reg.Y2, reg.Y2)         // 0
+	VCMPPS(U8(12), reg.Y2, reg.Y0, reg.Y3) // NEQ_OQ: x ≠ 0 and not NaN.
+	VBLENDVPS(reg.Y3, reg.Y1, reg.Y0, reg.Y0)
+	VMOVUPS(reg.Y0, Mem{Base: d, Index: i, Scale: 4})
+	ADDQ(U8(8), i)
+	JMP(LabelRef("vecSign_loop"))
+	Label("vecSign_done")
+	VZEROUPPER()
+	RET()
+}
+
+func main() {
+	ConstraintExpr("amd64,!purego")
+	genStrided()
+	genIndirect()
+	genCPUID()
+	genVec()
+	Generate()
+}

@@ -11,7 +11,7 @@ import (
 	"github.com/gomlx/gomlx/backends"
 
 	"github.com/swav-go/swav/augment"
-	"github.com/swav-go/swav/backend/compat"
+	"github.com/swav-go/swav/backend/fast"
 	"github.com/swav-go/swav/checkpoint"
 	"github.com/swav-go/swav/dataset"
 	"github.com/swav-go/swav/model"
@@ -36,7 +36,7 @@ func fashionSubset(t *testing.T, n int) dataset.Source {
 
 func testBackend(t *testing.T) backends.Backend {
 	t.Helper()
-	b, err := compat.New("")
+	b, err := fast.New("")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,10 @@
 package pretrain
 
 import (
+	"bytes"
 	gocontext "context"
+	"errors"
+	"strings"
 
 	"math"
 	"os"
@@ -180,5 +183,90 @@ func TestInterruptSavesCheckpoint(t *testing.T) {
 	}
 	if f.Header.Training.Step != 2 || f.Header.Kind != KindTraining {
 		t.Errorf("checkpoint at step %d kind %q, want 2 %q", f.Header.Training.Step, f.Header.Kind, KindTraining)
+	}
+}
+
+// TestNaNStopsAndKeepsCheckpoint: a non-finite loss stops the run with ErrNonFinite and
+// the last good checkpoint stays byte for byte as it was.
+func TestNaNStopsAndKeepsCheckpoint(t *testing.T) {
+	src := fashionSubset(t, 64)
+	opts := tinyOptions(t, t.TempDir())
+	opts.MaxSteps, opts.CheckpointEvery = 2, 1
+	if _, err := Run(gocontext.Background(), src, opts); err != nil {
+		t.Fatal(err)
+	}
+	// Poison one weight of the saved state: the next step's loss is NaN.
+	f, err := checkpoint.Load(opts.Checkpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, tt := range f.Tensors {
+		if tt.Name == "projection/3/bias" {
+			v, _ := tt.Float32s()
+			v[0] = float32(math.NaN())
+			f.Tensors[i] = checkpoint.Float32Tensor(tt.Name, tt.Shape, v)
+		}
+	}
+	if err := checkpoint.Save(opts.Checkpoint, f, checkpoint.EncodeOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	good, err := os.ReadFile(opts.Checkpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.Resume, opts.MaxSteps = true, 4
+	_, err = Run(gocontext.Background(), src, opts)
+	if !errors.Is(err, ErrNonFinite) || !strings.Contains(err.Error(), opts.Checkpoint) {
+		t.Fatalf("error %v, want ErrNonFinite naming the kept checkpoint", err)
+	}
+	after, err := os.ReadFile(opts.Checkpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(good, after) {
+		t.Error("the last good checkpoint was modified")
+	}
+}
+
+// TestWorkersDoNotChangeResults: the views of each image depend on (seed, epoch,
+// index) only, so the losses do not depend on the number of workers.
+func TestWorkersDoNotChangeResults(t *testing.T) {
+	src := fashionSubset(t, 64)
+	var runs [][]float64
+	for _, workers := range []int{1, 3} {
+		opts := tinyOptions(t, t.TempDir())
+		opts.MaxSteps, opts.Workers = 3, workers
+		if _, err := Run(gocontext.Background(), src, opts); err != nil {
+			t.Fatal(err)
+		}
+		runs = append(runs, losses(t, opts.Checkpoint+".metrics.jsonl"))
+	}
+	for i := range runs[0] {
+		if runs[0][i] != runs[1][i] {
+			t.Errorf("step %d: loss %.9g with 1 worker, %.9g with 3", i+1, runs[0][i], runs[1][i])
+		}
+	}
+}
+
+func TestCollapseGuardWarns(t *testing.T) {
+	var log bytes.Buffer
+	g := newCollapseGuard(200, newLogger(&log))
+	for step := range 19 {
+		g.observe(step, math.Log(200), 50)
+	}
+	if log.Len() != 0 {
+		t.Fatalf("warned after 19 steps: %s", log.String())
+	}
+	g.observe(19, math.Log(200)+0.001, 50)
+	if !strings.Contains(log.String(), "collapsed") || !strings.Contains(log.String(), "epsilon") {
+		t.Errorf("no collapse warning with advice after 20 steps at ln K: %q", log.String())
+	}
+	log.Reset()
+	g2 := newCollapseGuard(200, newLogger(&log))
+	for step := range 40 {
+		g2.observe(step, 4.0, 1+step%2*30) // healthy loss, but one prototype half the time
+	}
+	if log.Len() != 0 {
+		t.Errorf("warned on a healthy run: %s", log.String())
 	}
 }

@@ -144,3 +144,27 @@ func TestPretrainFlagsErrors(t *testing.T) {
 		t.Errorf("--data and --idx: %v", err)
 	}
 }
+
+// TestProbeFromSavedEmbeddings: embed labelled folders to .npy, then probe from the files.
+func TestProbeFromSavedEmbeddings(t *testing.T) {
+	dir := t.TempDir()
+	for _, split := range []string{"train", "test"} {
+		writeClass(t, filepath.Join(dir, split), "left", true, 6)
+		writeClass(t, filepath.Join(dir, split), "right", false, 6)
+		if err := run(t, "embed", filepath.Join(dir, split, "**/*.png"), "--out", filepath.Join(dir, split+".npy")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	report := filepath.Join(dir, "report.json")
+	if err := run(t, "probe", "--train-emb", filepath.Join(dir, "train.npy"), "--test-emb", filepath.Join(dir, "test.npy"),
+		"--epochs", "5", "--report", report); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(report)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `"n": 12`) || !strings.Contains(string(b), `"left"`) {
+		t.Errorf("report does not cover the 12 test embeddings of classes left/right:\n%s", b)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/gomlx/gomlx/backends"
 	"github.com/spf13/cobra"
 
 	"github.com/swav-go/swav/dataset"
@@ -18,6 +19,7 @@ import (
 
 type probeFlags struct {
 	model, train, test, trainIdx, testIdx, trainLabels, testLabels string
+	trainEmb, testEmb                                              string
 	onError, output, reportPath, confusionPath, saveProbe          string
 	rawPixels, knn, noLinear                                       bool
 	epochs, workers, batch                                         int
@@ -45,6 +47,8 @@ accuracy and the confusion matrix on the test set. --knn adds weighted kNN (k = 
 	fl.StringVar(&f.testIdx, "test-idx", "", "test images as an IDX file")
 	fl.StringVar(&f.trainLabels, "train-labels", "", "IDX labels of --train-idx (default: its name with images-idx3 → labels-idx1)")
 	fl.StringVar(&f.testLabels, "test-labels", "", "IDX labels of --test-idx (default: derived likewise)")
+	fl.StringVar(&f.trainEmb, "train-emb", "", "saved training embeddings (.npy from embed, labels from each path's folder) instead of images")
+	fl.StringVar(&f.testEmb, "test-emb", "", "saved test embeddings (.npy from embed)")
 	fl.StringVar(&f.onError, "on-error", "skip", "unreadable images: skip or fail")
 	fl.StringVar(&f.output, "output", "features", "features (pooled backbone, the paper's protocol) or projection")
 	fl.BoolVar(&f.rawPixels, "raw-pixels", false, "use the [0,1] pixels as features instead of a model (baseline)")
@@ -81,6 +85,23 @@ func labelledSource(glob, idx, labels, which string) (dataset.Source, error) {
 
 func runProbe(cmd *cobra.Command, f probeFlags) error {
 	ctx := cmd.Context()
+	be, err := newBackend()
+	if err != nil {
+		return err
+	}
+	var train, test linearprobe.Dataset
+	if (f.trainEmb == "") != (f.testEmb == "") {
+		return errors.New("give both --train-emb and --test-emb")
+	}
+	if f.trainEmb != "" {
+		if train, err = evaluate.FromNPY(f.trainEmb); err != nil {
+			return err
+		}
+		if test, err = evaluate.FromNPY(f.testEmb); err != nil {
+			return err
+		}
+		return probeAndReport(cmd, f, be, train, test)
+	}
 	trainSrc, err := labelledSource(f.train, f.trainIdx, f.trainLabels, "train")
 	if err != nil {
 		return err
@@ -93,11 +114,6 @@ func runProbe(cmd *cobra.Command, f probeFlags) error {
 	if err := onErr.UnmarshalText([]byte(f.onError)); err != nil {
 		return err
 	}
-	be, err := newBackend()
-	if err != nil {
-		return err
-	}
-	var train, test linearprobe.Dataset
 	if f.rawPixels {
 		if train, err = evaluate.RawPixels(trainSrc, 1); err != nil {
 			return err
@@ -131,6 +147,12 @@ func runProbe(cmd *cobra.Command, f probeFlags) error {
 			*part.dst = d
 		}
 	}
+	return probeAndReport(cmd, f, be, train, test)
+}
+
+// probeAndReport trains and evaluates the probes and prints (and saves) the reports.
+func probeAndReport(cmd *cobra.Command, f probeFlags, be backends.Backend, train, test linearprobe.Dataset) error {
+	ctx := cmd.Context()
 	fmt.Fprintf(os.Stderr, "features: train %d×%d, test %d×%d\n", train.N, train.D, test.N, test.D)
 	var reports []*linearprobe.Report
 	if !f.noLinear {

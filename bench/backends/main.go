@@ -36,6 +36,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/ml/context"
 	_ "github.com/swav-go/swav/backend/compat" // Registers "swavgo".
 	_ "github.com/swav-go/swav/backend/fast"   // Registers "swav".
+	"github.com/swav-go/swav/internal/mdsection"
 	"github.com/swav-go/swav/model"
 )
 
@@ -52,7 +53,23 @@ func main() {
 	slowIters := flag.Int("slow-iters", 1, "timed iterations for the simplego-based backends (go, swavgo), which take tens of seconds each")
 	modes := flag.String("modes", "infer,train", "which measurements: infer, train")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the timed iterations to this file")
+	write := flag.String("write", "", "also write the output into this markdown file (e.g. BENCHMARKS.md), in a section named after the model and GOMAXPROCS")
 	flag.Parse()
+	if *write != "" {
+		restore, err := teeStdout(func(out string) error {
+			section := fmt.Sprintf("backends-%s-gomaxprocs%d", *modelName, runtime.GOMAXPROCS(0))
+			return mdsection.Replace(*write, section, "```\n"+out+"```\n")
+		})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "error:", err)
+			os.Exit(1)
+		}
+		defer func() {
+			if err := restore(); err != nil {
+				fmt.Fprintln(os.Stderr, "error:", err)
+			}
+		}()
+	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		if err != nil {
@@ -71,6 +88,31 @@ func main() {
 		fmt.Fprintln(os.Stderr, "error:", err)
 		os.Exit(1)
 	}
+}
+
+// teeStdout copies everything printed to standard output into a buffer handed to save
+// when the returned restore function is called.
+func teeStdout(save func(out string) error) (restore func() error, err error) {
+	orig := os.Stdout
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	os.Stdout = w
+	var buf bytes.Buffer
+	done := make(chan error, 1)
+	go func() {
+		_, err := io.Copy(io.MultiWriter(orig, &buf), r)
+		done <- err
+	}()
+	return func() error {
+		os.Stdout = orig
+		w.Close()
+		if err := <-done; err != nil {
+			return err
+		}
+		return save(buf.String())
+	}, nil
 }
 
 // participant is one measured implementation: a GoMLX backend or PyTorch.

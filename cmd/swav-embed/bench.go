@@ -7,7 +7,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -19,6 +18,7 @@ import (
 	"github.com/swav-go/swav/evaluate"
 	"github.com/swav-go/swav/imageio"
 	"github.com/swav-go/swav/infer"
+	"github.com/swav-go/swav/internal/mdsection"
 	"github.com/swav-go/swav/linearprobe"
 	"github.com/swav-go/swav/model"
 	"github.com/swav-go/swav/pretrain"
@@ -59,7 +59,7 @@ func newBenchFashionCmd() *cobra.Command {
 			table := evaluate.Markdown(rows)
 			fmt.Print(table)
 			if write != "" {
-				return replaceSection(write, "fashion-mnist", table)
+				return mdsection.Replace(write, "fashion-mnist", table)
 			}
 			return nil
 		},
@@ -70,24 +70,6 @@ func newBenchFashionCmd() *cobra.Command {
 	cmd.Flags().BoolVar(&knn, "knn", true, "add kNN-20")
 	cmd.Flags().IntVar(&epochs, "epochs", 0, "linear probe epochs (default 30)")
 	return cmd
-}
-
-// replaceSection writes content between "<!-- name -->" and "<!-- /name -->" in a
-// markdown file, appending the section when absent.
-func replaceSection(path, name, content string) error {
-	begin, end := "<!-- "+name+" -->", "<!-- /"+name+" -->"
-	old, err := os.ReadFile(path)
-	if err != nil && !os.IsNotExist(err) {
-		return err
-	}
-	s := string(old)
-	block := begin + "\n" + content + end
-	if i, j := strings.Index(s, begin), strings.Index(s, end); i >= 0 && j > i {
-		s = s[:i] + block + s[j+len(end):]
-	} else {
-		s += "\n" + block + "\n"
-	}
-	return os.WriteFile(path, []byte(s), 0o644)
 }
 
 func newBenchPretrainCmd() *cobra.Command {

@@ -168,3 +168,21 @@ func TestProbeFromSavedEmbeddings(t *testing.T) {
 		t.Errorf("report does not cover the 12 test embeddings of classes left/right:\n%s", b)
 	}
 }
+
+func TestInspect(t *testing.T) {
+	root := newRoot()
+	var out bytes.Buffer
+	root.SetArgs([]string{"inspect", "../../infer/testdata/tiny.swav"})
+	root.SetOut(&out)
+	if err := root.ExecuteContext(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"kind": "swav-model"`, `"input_size": 28`, "tensors,"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("inspect output lacks %q:\n%s", want, out.String())
+		}
+	}
+	if err := run(t, "inspect", "../../imageio/testdata/bad/notimage.jpg"); err == nil || !strings.Contains(err.Error(), "notimage.jpg") {
+		t.Errorf("inspect of a non-checkpoint: %v", err)
+	}
+}

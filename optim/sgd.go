@@ -9,6 +9,8 @@ import (
 	"github.com/gomlx/gomlx/pkg/ml/context"
 	"github.com/gomlx/gomlx/pkg/ml/context/initializers"
 	"github.com/gomlx/gomlx/pkg/ml/train/optimizers"
+
+	"github.com/swav-go/swav/internal/precision"
 )
 
 // MomentumScope is the absolute scope under which the momentum buffers live: the
@@ -149,7 +151,7 @@ func (o *SGD) apply(ctx *context.Context, grads []*graph.Node, lossDType dtypes.
 		if !v.DType().IsFloat() {
 			panic(fmt.Errorf("optim: trainable variable %s has non-float dtype %s", v.ScopeAndName(), v.DType()))
 		}
-		dtype := computeDType(v.DType())
+		dtype := precision.Compute(v.DType())
 		w := graph.ConvertDType(v.ValueGraph(g), dtype)
 		step := direction(w, graph.ConvertDType(grads[i], dtype))
 
@@ -187,17 +189,6 @@ func momentumVariable(ctx *context.Context, v *context.Variable, dtype dtypes.DT
 	shape.DType = dtype
 	return ctx.Checked(false).InAbsPath(scope).WithInitializer(initializers.Zero).
 		VariableWithShape(v.Name()+"_momentum", shape).SetTrainable(false)
-}
-
-// computeDType is the dtype updates are computed in: float32 for half precision,
-// the variable's dtype otherwise.
-func computeDType(dtype dtypes.DType) dtypes.DType {
-	switch dtype {
-	case dtypes.Float16, dtypes.BFloat16:
-		return dtypes.Float32
-	default:
-		return dtype
-	}
 }
 
 // checkLoss panics unless loss is a float scalar of graph g.

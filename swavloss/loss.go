@@ -5,6 +5,8 @@ import (
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/graph"
+
+	"github.com/swav-go/swav/internal/precision"
 )
 
 // Config holds the hyperparameters of the SwAV loss. The zero value is not valid;
@@ -121,7 +123,7 @@ func Loss(scores []*graph.Node, cfg Config, queue *QueueScores) (loss *graph.Nod
 		}
 	}
 
-	dtype := computeDType(first.DType())
+	dtype := precision.Compute(first.DType())
 	crops := make([]*graph.Node, len(scores))
 	for v, s := range scores {
 		crops[v] = graph.ConvertDType(s, dtype) // No-op when already in dtype.
@@ -177,15 +179,4 @@ func Loss(scores []*graph.Node, cfg Config, queue *QueueScores) (loss *graph.Nod
 	}
 	loss = graph.DivScalar(loss, float64(len(cfg.Assign)))
 	return loss, codes
-}
-
-// computeDType is the dtype the loss is computed in: float32 for half-precision
-// inputs, the input dtype otherwise.
-func computeDType(dtype dtypes.DType) dtypes.DType {
-	switch dtype {
-	case dtypes.Float16, dtypes.BFloat16:
-		return dtypes.Float32
-	default:
-		return dtype
-	}
 }

@@ -186,3 +186,47 @@ func TestInspect(t *testing.T) {
 		t.Errorf("inspect of a non-checkpoint: %v", err)
 	}
 }
+
+// TestPretrainExportEmbed runs the whole CLI path on a tiny folder: pretrain two steps,
+// resume to a third, export as float16, embed with the export.
+func TestPretrainExportEmbed(t *testing.T) {
+	dir := t.TempDir()
+	writeClass(t, filepath.Join(dir, "imgs"), "a", true, 8)
+	writeClass(t, filepath.Join(dir, "imgs"), "b", false, 8)
+	ckpt := filepath.Join(dir, "m.swav")
+	args := []string{"pretrain", "--data", filepath.Join(dir, "imgs/**/*.png"), "--out", ckpt, "--arch", "small",
+		"--batch-size", "8", "--epochs", "2", "--nmb-prototypes", "20", "--queue-length", "16", "--epoch-queue-starts", "0"}
+	if err := run(t, append(args, "--max-steps", "2")...); err != nil {
+		t.Fatal(err)
+	}
+	if err := run(t, append(args, "--max-steps", "3", "--resume")...); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := os.ReadFile(ckpt + ".metrics.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(rows), "\n"); n != 3 {
+		t.Errorf("%d metric rows after a resumed run of 3 steps", n)
+	}
+	export := filepath.Join(dir, "m16.swav")
+	if err := run(t, "export", ckpt, "--out", export, "--float16"); err != nil {
+		t.Fatal(err)
+	}
+	big, _ := os.Stat(ckpt)
+	small, _ := os.Stat(export)
+	if small.Size() >= big.Size()/2 {
+		t.Errorf("float16 export %d bytes, training checkpoint %d: want less than half", small.Size(), big.Size())
+	}
+	out := filepath.Join(dir, "e.jsonl")
+	if err := run(t, "embed", "--model", export, filepath.Join(dir, "imgs/**/*.png"), "--out", out); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(b), "\n"); n != 16 {
+		t.Errorf("%d embeddings, want 16", n)
+	}
+}

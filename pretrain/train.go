@@ -223,76 +223,20 @@ func (t *trainer) run(ctx gocontext.Context) (*Result, error) {
 	progress := t.log.progress(total, start)
 	defer progress.finish()
 
-	began := time.Now()
-	t.sessionStart = began
-	imagesDone := 0
-	lastSaved := start
-	collapse := newCollapseGuard(o.Model.Prototypes, t.log)
+	t.sessionStart = time.Now()
+	l := &loop{res: res, metrics: metrics, progress: progress, lastSaved: start, total: total,
+		collapse: newCollapseGuard(o.Model.Prototypes, t.log)}
 	step := start
 	for step < total {
-		epoch := step / t.itersPerEpoch
-		stream := newBatchStream(ctx, t, epoch, step%t.itersPerEpoch)
-		for step < total && step/t.itersPerEpoch == epoch {
-			b, ok := stream.next()
-			if !ok {
-				break
-			}
-			if b.err != nil {
-				stream.close()
-				return res, b.err
-			}
-			res.Skipped = append(res.Skipped, b.skipped...)
-			lr := t.schedule.At(step)
-			if err := optim.SetLearningRate(t.ctx, lr); err != nil {
-				stream.close()
-				return res, err
-			}
-			queueOn := t.queue != nil && epoch >= o.EpochQueueStarts
-			args := append([]any{queueOn}, b.crops...)
-			outs, err := t.exec.Exec(args...)
-			if err != nil {
-				stream.close()
-				return res, fmt.Errorf("pretrain: step %d: %w", step, err)
-			}
-			loss := float64(tensors.MustCopyFlatData[float32](outs[0])[0])
-			entropy := float64(tensors.MustCopyFlatData[float32](outs[1])[0])
-			inUse := int(tensors.MustCopyFlatData[int32](outs[2])[0])
-			if math.IsNaN(loss) || math.IsInf(loss, 0) {
-				stream.close()
-				return res, fmt.Errorf("%w at step %d (epoch %d, lr %g); the last good checkpoint %s (step %d) was kept: lower the learning rate or raise epsilon",
-					ErrNonFinite, step, epoch, lr, o.Checkpoint, lastSaved)
-			}
-			step++
-			imagesDone += o.BatchSize
-			res.Steps, res.LastLoss = step, loss
-			rate := float64(imagesDone) / time.Since(began).Seconds()
-			res.ImagesPerSec = rate
-			if err := metrics.write(metricRow{Step: step, Epoch: float64(step) / float64(t.itersPerEpoch), Loss: loss,
-				LR: lr, CodeEntropy: entropy, PrototypesInUse: inUse, ImagesPerSec: rate, QueueUsed: queueOn}); err != nil {
-				stream.close()
-				return res, err
-			}
-			progress.update(step, loss, rate, o.Crops.NumCrops())
-			if o.OnStep != nil {
-				o.OnStep(step, loss)
-			}
-			if step > o.FreezePrototypesIters {
-				collapse.observe(step, loss, inUse)
-			}
-			if step%o.CheckpointEvery == 0 || step == total {
-				if err := t.save(step); err != nil {
-					stream.close()
-					return res, err
-				}
-				lastSaved = step
-			}
-			if ctx.Err() != nil {
-				break
-			}
+		before := step
+		if step, err = t.runEpoch(ctx, l, step); err != nil {
+			return res, err
 		}
-		stream.close()
+		if step == before && ctx.Err() == nil {
+			return res, fmt.Errorf("pretrain: internal: the data stream of epoch %d ended early", step/t.itersPerEpoch)
+		}
 		if ctx.Err() != nil {
-			if lastSaved != step {
+			if l.lastSaved != step {
 				if err := t.save(step); err != nil {
 					return res, err
 				}
@@ -310,6 +254,78 @@ func (t *trainer) run(ctx gocontext.Context) (*Result, error) {
 	}
 	t.log.printf("done: %d steps, last loss %.4f, %.1f images/s; checkpoint %s", step, res.LastLoss, res.ImagesPerSec, o.Checkpoint)
 	return res, nil
+}
+
+// loop is the state of a run shared by its epochs.
+type loop struct {
+	res        *Result
+	metrics    *metricsFile
+	progress   *progress
+	collapse   *collapseGuard
+	total      int
+	lastSaved  int
+	imagesDone int
+}
+
+// runEpoch trains from step to the end of its epoch (or to the total, or until ctx is
+// cancelled) and returns the step reached.
+func (t *trainer) runEpoch(ctx gocontext.Context, l *loop, step int) (int, error) {
+	o := t.opts
+	epoch := step / t.itersPerEpoch
+	stream := newBatchStream(ctx, t, epoch, step%t.itersPerEpoch)
+	defer stream.close()
+	for step < l.total && step/t.itersPerEpoch == epoch && ctx.Err() == nil {
+		b, ok := stream.next()
+		if !ok {
+			break
+		}
+		if b.err != nil {
+			return step, b.err
+		}
+		l.res.Skipped = append(l.res.Skipped, b.skipped...)
+		lr := t.schedule.At(step)
+		if err := optim.SetLearningRate(t.ctx, lr); err != nil {
+			return step, err
+		}
+		queueOn := t.queue != nil && epoch >= o.EpochQueueStarts
+		outs, err := t.exec.Exec(append([]any{queueOn}, b.crops...)...)
+		if err != nil {
+			return step, fmt.Errorf("pretrain: step %d: %w", step, err)
+		}
+		loss := float64(tensors.MustCopyFlatData[float32](outs[0])[0])
+		entropy := float64(tensors.MustCopyFlatData[float32](outs[1])[0])
+		inUse := int(tensors.MustCopyFlatData[int32](outs[2])[0])
+		if math.IsNaN(loss) || math.IsInf(loss, 0) {
+			kept := fmt.Sprintf("the last good checkpoint %s (step %d) was kept", o.Checkpoint, l.lastSaved)
+			if l.lastSaved == 0 {
+				kept = "no checkpoint had been written yet"
+			}
+			return step, fmt.Errorf("%w at step %d (epoch %d, lr %g); %s: lower the learning rate or raise epsilon",
+				ErrNonFinite, step, epoch, lr, kept)
+		}
+		step++
+		l.imagesDone += o.BatchSize
+		rate := float64(l.imagesDone) / time.Since(t.sessionStart).Seconds()
+		l.res.Steps, l.res.LastLoss, l.res.ImagesPerSec = step, loss, rate
+		if err := l.metrics.write(metricRow{Step: step, Epoch: float64(step) / float64(t.itersPerEpoch), Loss: loss,
+			LR: lr, CodeEntropy: entropy, PrototypesInUse: inUse, ImagesPerSec: rate, QueueUsed: queueOn}); err != nil {
+			return step, err
+		}
+		l.progress.update(step, loss, rate, o.Crops.NumCrops())
+		if o.OnStep != nil {
+			o.OnStep(step, loss)
+		}
+		if step > o.FreezePrototypesIters {
+			l.collapse.observe(step, loss, inUse)
+		}
+		if step%o.CheckpointEvery == 0 || step == l.total {
+			if err := t.save(step); err != nil {
+				return step, err
+			}
+			l.lastSaved = step
+		}
+	}
+	return step, nil
 }
 
 // save writes a training checkpoint with every context variable (model, optimiser

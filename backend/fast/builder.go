@@ -23,11 +23,12 @@ type node struct {
 	inputs  []*value
 	outputs []*value
 	replay  replayFn
-	kernel  kernelFn // Non-nil for hot nodes.
-	param   int      // Index among the builder's parameters, or -1.
-	name    string   // Parameter name.
-	label   string   // Step kind in Backend.Stats; the op type when empty.
-	ew      *ewInfo  // Set for hot elementwise nodes (candidates for fusion).
+	kernel  kernelFn  // Non-nil for hot nodes.
+	param   int       // Index among the builder's parameters, or -1.
+	name    string    // Parameter name.
+	label   string    // Step kind in Backend.Stats; the op type when empty.
+	ew      *ewInfo   // Set for hot elementwise nodes (candidates for fusion).
+	conv    *convPlan // Set for hot convolutions (candidates for an epilogue).
 }
 
 // value is one output of a node: the backends.Op handed to GoMLX.

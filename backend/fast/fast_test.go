@@ -535,3 +535,86 @@ func TestPooling(t *testing.T) {
 		})
 	}
 }
+
+// TestConvEpilogue checks convolutions followed by batch norm, a residual
+// addition and ReLU (the inference block): the elementwise tail runs as the
+// convolution's epilogue (one hot step) and matches the reference backend,
+// across partial tiles, several row blocks and workers, the gathered and the
+// indirect kernels, and a convolution whose output is also used elsewhere
+// (which must not be fused).
+func TestConvEpilogue(t *testing.T) {
+	r := rand.New(rand.NewPCG(21, 22))
+	type tc struct {
+		b, h, w, ci, co, stride int
+		residual, reuse         bool
+	}
+	for _, c := range []tc{
+		{3, 13, 11, 5, 24, 1, true, false},   // gathered kernel (ci < 8), partial panel
+		{2, 16, 16, 16, 32, 1, true, false},  // indirect kernel
+		{2, 15, 15, 16, 40, 2, false, false}, // strided, no residual
+		{2, 9, 9, 8, 16, 1, false, true},     // conv output used twice
+	} {
+		t.Run(fmt.Sprintf("%+v", c), func(t *testing.T) {
+			x := randTensor(r, c.b, c.h, c.w, c.ci)
+			k := randTensor(r, 3, 3, c.ci, c.co)
+			scale := randTensor(r, c.co)
+			shift := randTensor(r, c.co)
+			oh, ow := (c.h-1)/c.stride+1, (c.w-1)/c.stride+1
+			res := randTensor(r, c.b, oh, ow, c.co)
+			fn := func(in []*Node) []*Node {
+				y := Convolve(in[0], in[1]).StridePerAxis(c.stride, c.stride).
+					PaddingPerDim([][2]int{{1, 1}, {1, 1}}).Done()
+				z := Add(Mul(y, ExpandLeftToRank(in[2], 4)), ExpandLeftToRank(in[3], 4))
+				if c.residual {
+					z = Add(z, in[4])
+				}
+				z = Max(z, ZerosLike(z))
+				if c.reuse {
+					return []*Node{z, ReduceSum(y, 1, 2)}
+				}
+				return []*Node{z}
+			}
+			inputs := []*tensors.Tensor{x, k, scale, shift, res}
+			want := runGraph(t, newRef(t), fn, inputs)
+			for _, cfg := range []string{"elementwise_min=0", "purego,workers=1,elementwise_min=0", "workers=2,elementwise_min=0"} {
+				b := newFast(t, cfg+",stats")
+				got := runGraph(t, b, fn, inputs)
+				for i := range want {
+					closeEnough(t, fmt.Sprintf("config %q output #%d", cfg, i), got[i], want[i], 1e-5)
+				}
+				fused := strings.Contains(b.(*Backend).Stats(), "ConvGeneral/forward+Fused(")
+				if fused == c.reuse {
+					t.Errorf("config %q: convolution epilogue fused = %v, want %v; stats:\n%s", cfg, fused, !c.reuse, b.(*Backend).Stats())
+				}
+			}
+		})
+	}
+}
+
+// TestConvEpilogueReexecute runs one compiled conv + batch-norm graph twice
+// with different scales: state reused by the epilogue across executions must
+// not carry the first execution's values.
+func TestConvEpilogueReexecute(t *testing.T) {
+	r := rand.New(rand.NewPCG(23, 24))
+	fn := func(x, k, scale *Node) *Node {
+		y := Convolve(x, k).PaddingPerDim([][2]int{{1, 1}, {1, 1}}).Done()
+		z := Mul(y, ExpandLeftToRank(scale, 4))
+		return Max(z, ZerosLike(z))
+	}
+	x, k := randTensor(r, 2, 12, 12, 16), randTensor(r, 3, 3, 16, 32)
+	exec, err := NewExec(newFast(t, "workers=1,elementwise_min=0"), fn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer exec.Finalize()
+	for i := range 2 {
+		scale := randTensor(r, 32)
+		want := runGraph(t, newRef(t), func(in []*Node) []*Node { return []*Node{fn(in[0], in[1], in[2])} },
+			[]*tensors.Tensor{x, k, scale})
+		got, err := exec.Exec(localClone(t, x), localClone(t, k), localClone(t, scale))
+		if err != nil {
+			t.Fatal(err)
+		}
+		closeEnough(t, fmt.Sprintf("execution %d", i), tensors.MustCopyFlatData[float32](got[0]), want[0], 1e-5)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/gomlx/gomlx/backends"
 	"github.com/swav-go/swav/internal/gemm"
@@ -82,7 +83,16 @@ func (b *Builder) fuse(needed, isOutput []bool) {
 			return len(prog) - 1
 		}
 		visit(root)
-		if len(members) < 2 {
+		convLeaf := -1
+		for l, in := range leaves {
+			c := in.node
+			if c.conv != nil && c.kernel != nil && c.conv.outPerm == nil && needed[c.id] && uses[in.id] == 1 && !isOutput[in.id] &&
+				slices.Equal(in.shape.Dimensions, dims) && slices.Equal(leafStride[l], identity) {
+				convLeaf = l
+				break
+			}
+		}
+		if len(members) < 2 && convLeaf < 0 {
 			continue
 		}
 		plan := newFusedPlan(dims, prog, leafStride)
@@ -93,10 +103,70 @@ func (b *Builder) fuse(needed, isOutput []bool) {
 			absorbed[m.id] = true
 			needed[m.id] = false
 		}
+		root.ew = nil
+		if convLeaf >= 0 {
+			// The convolution computes into the group's output and the
+			// program runs in place as its epilogue.
+			conv := leaves[convLeaf].node
+			needed[conv.id] = false
+			root.inputs = append(slices.Clone(conv.inputs), slices.Delete(slices.Clone(leaves), convLeaf, convLeaf+1)...)
+			root.kernel = plan.convKernel(conv.conv, convLeaf)
+			root.label = conv.label + "+" + plan.label()
+			continue
+		}
 		root.inputs = leaves
 		root.kernel = plan.kernel(root.outputs[0].shape.Dimensions)
 		root.label = plan.label()
-		root.ew = nil
+	}
+}
+
+// convKernel runs convolution cp with the program as its epilogue: the
+// inputs are the convolution's (input, kernel) and then the program's leaves
+// other than convLeaf, which is the convolution's output, computed in the
+// node's output buffer and transformed there in place.
+func (p *fusedPlan) convKernel(cp *convPlan, convLeaf int) kernelFn {
+	return func(b *Backend, in []backends.Buffer) (backends.Buffer, error) {
+		input, relI, err := cp.input.prepare(b, in[0])
+		if err != nil {
+			return nil, fmt.Errorf("ConvGeneral input: %w", err)
+		}
+		defer relI()
+		kernel, relK, err := cp.kernel.prepare(b, in[1])
+		if err != nil {
+			return nil, fmt.Errorf("ConvGeneral kernel: %w", err)
+		}
+		defer relK()
+		buf, dst, err := newFloat32Buffer(b, p.outDims)
+		if err != nil {
+			return nil, err
+		}
+		srcs := make([][]float32, len(p.leafRS))
+		next := 2
+		for l := range srcs {
+			if l == convLeaf {
+				srcs[l] = dst
+				continue
+			}
+			if srcs[l], err = bufferFloat32(b, in[next]); err != nil {
+				_ = b.delegate.BufferFinalize(buf)
+				return nil, fmt.Errorf("fused input #%d: %w", next, err)
+			}
+			next++
+		}
+		co := cp.params.OutChannels
+		// One state per concurrently running block, for this execution only
+		// (cached broadcast leaves hold this execution's values).
+		states := sync.Pool{New: func() any { return p.newState(len(srcs)) }}
+		epilogue := func(r0, r1 int) {
+			st := states.Get().(*fusedState)
+			p.runRange(b.engine, st, dst, srcs, r0*co, r1*co)
+			states.Put(st)
+		}
+		if err := b.engine.ConvEpilogue(cp.params, input, kernel, dst, epilogue); err != nil {
+			_ = b.delegate.BufferFinalize(buf)
+			return nil, fmt.Errorf("ConvGeneral: %w", err)
+		}
+		return buf, nil
 	}
 }
 
@@ -157,16 +227,21 @@ func (p *fusedPlan) kernel(outDims []int) kernelFn {
 	}
 }
 
+// chunking returns the chunk layout of run: chunks are whole rows when rows
+// are short (rowsPerChunk rows of chunkLen floats), else pieces of one row.
+func (p *fusedPlan) chunking() (rowsPerChunk, chunkLen int) {
+	if p.cols <= fusionChunk {
+		rowsPerChunk = fusionChunk / p.cols
+		return rowsPerChunk, rowsPerChunk * p.cols
+	}
+	return 1, fusionChunk
+}
+
 // run evaluates the program over dst in chunks, split over workers.
 func (p *fusedPlan) run(e *gemm.Engine, dst []float32, srcs [][]float32) {
 	workers := e.Workers()
 	total := p.rows * p.cols
-	// Chunks are whole rows when rows are short, else pieces of one row.
-	rowsPerChunk, chunkLen := 1, fusionChunk
-	if p.cols <= fusionChunk {
-		rowsPerChunk = fusionChunk / p.cols
-		chunkLen = rowsPerChunk * p.cols
-	}
+	_, chunkLen := p.chunking()
 	numChunks := (total + chunkLen - 1) / chunkLen
 	if p.cols > fusionChunk {
 		numChunks = p.rows * ((p.cols + chunkLen - 1) / chunkLen)
@@ -177,13 +252,7 @@ func (p *fusedPlan) run(e *gemm.Engine, dst []float32, srcs [][]float32) {
 	}
 	_ = parallelFor(workers, w, func(wi int) error {
 		c0, c1 := numChunks*wi/w, numChunks*(wi+1)/w
-		temps := make([][]float32, len(p.prog))
-		for i := range temps {
-			temps[i] = make([]float32, chunkLen)
-		}
-		leafBufs := make([][]float32, len(srcs))
-		cached := make([]bool, len(srcs)) // Row-invariant leaves gathered once (whole-row chunks only).
-		views := make([][]float32, len(srcs))
+		st := p.newState(len(srcs))
 		for c := c0; c < c1; c++ {
 			// The chunk's flat range [f0, f1).
 			var f0, f1 int
@@ -196,43 +265,92 @@ func (p *fusedPlan) run(e *gemm.Engine, dst []float32, srcs [][]float32) {
 				f0 = r*p.cols + k*chunkLen
 				f1 = r*p.cols + min((k+1)*chunkLen, p.cols)
 			}
-			n := f1 - f0
-			for l, src := range srcs {
-				rs, cs := p.leafRS[l], p.leafCS[l]
-				switch {
-				case cs == 1 && (rs == p.cols || p.rows == 1):
-					views[l] = src[f0:f1] // Contiguous.
-				case rs == 0 && p.cols <= fusionChunk && cached[l]:
-					views[l] = leafBufs[l][:n]
-				default:
-					if leafBufs[l] == nil {
-						leafBufs[l] = make([]float32, chunkLen)
-					}
-					gatherChunk(leafBufs[l][:n], src, f0, p.cols, rs, cs)
-					views[l] = leafBufs[l][:n]
-					cached[l] = rs == 0 && p.cols <= fusionChunk && n == chunkLen
-				}
-			}
-			for i, ins := range p.prog {
-				out := temps[i][:n]
-				if i == len(p.prog)-1 {
-					out = dst[f0:f1]
-				}
-				arg := func(a int) []float32 {
-					if a < 0 {
-						return views[-1-a]
-					}
-					return temps[a][:n]
-				}
-				if len(ins.args) == 1 {
-					unaryRun(e, ins.op, out, arg(ins.args[0]), 1)
-				} else {
-					binaryRun(e, ins.op, out, arg(ins.args[0]), 1, arg(ins.args[1]), 1)
-				}
-			}
+			p.eval(e, st, dst, srcs, f0, f1)
 		}
 		return nil
 	})
+}
+
+// runRange evaluates the program over the flat output range [f0, f1) on the
+// calling goroutine, in chunks of at most fusionChunk floats that start at
+// row boundaries when f0 does (the conv epilogue's row blocks).
+func (p *fusedPlan) runRange(e *gemm.Engine, st *fusedState, dst []float32, srcs [][]float32, f0, f1 int) {
+	_, chunkLen := p.chunking()
+	for f := f0; f < f1; {
+		end := min(f+chunkLen, f1)
+		if p.cols > fusionChunk {
+			end = min(end, (f/p.cols+1)*p.cols) // Pieces of one row.
+		}
+		p.eval(e, st, dst, srcs, f, end)
+		f = end
+	}
+}
+
+// fusedState is one goroutine's scratch for evaluating a fused program.
+type fusedState struct {
+	temps    [][]float32 // One chunk per instruction.
+	leafBufs [][]float32 // Gathered (broadcast or strided) leaves.
+	cached   []bool      // leafBufs[l] holds a row-invariant leaf for a whole-row chunk.
+	views    [][]float32
+}
+
+func (p *fusedPlan) newState(numLeaves int) *fusedState {
+	_, chunkLen := p.chunking()
+	st := &fusedState{
+		temps:    make([][]float32, len(p.prog)),
+		leafBufs: make([][]float32, numLeaves),
+		cached:   make([]bool, numLeaves),
+		views:    make([][]float32, numLeaves),
+	}
+	for i := range st.temps {
+		st.temps[i] = make([]float32, chunkLen)
+	}
+	return st
+}
+
+// eval evaluates the program over the flat output range [f0, f1), at most
+// one chunk long. dst may be the storage of a contiguous leaf: every
+// instruction reads and writes element i of its operands only, and only the
+// last one writes dst.
+func (p *fusedPlan) eval(e *gemm.Engine, st *fusedState, dst []float32, srcs [][]float32, f0, f1 int) {
+	rowsPerChunk, chunkLen := p.chunking()
+	n := f1 - f0
+	// A row-invariant leaf gathered for one whole-row chunk is the same for
+	// every other whole-row chunk of the same length.
+	wholeRows := p.cols <= fusionChunk && f0%p.cols == 0 && n == chunkLen && rowsPerChunk > 0
+	for l, src := range srcs {
+		rs, cs := p.leafRS[l], p.leafCS[l]
+		switch {
+		case cs == 1 && (rs == p.cols || p.rows == 1):
+			st.views[l] = src[f0:f1] // Contiguous.
+		case rs == 0 && wholeRows && st.cached[l]:
+			st.views[l] = st.leafBufs[l][:n]
+		default:
+			if st.leafBufs[l] == nil {
+				st.leafBufs[l] = make([]float32, chunkLen)
+			}
+			gatherChunk(st.leafBufs[l][:n], src, f0, p.cols, rs, cs)
+			st.views[l] = st.leafBufs[l][:n]
+			st.cached[l] = rs == 0 && wholeRows
+		}
+	}
+	for i, ins := range p.prog {
+		out := st.temps[i][:n]
+		if i == len(p.prog)-1 {
+			out = dst[f0:f1]
+		}
+		arg := func(a int) []float32 {
+			if a < 0 {
+				return st.views[-1-a]
+			}
+			return st.temps[a][:n]
+		}
+		if len(ins.args) == 1 {
+			unaryRun(e, ins.op, out, arg(ins.args[0]), 1)
+		} else {
+			binaryRun(e, ins.op, out, arg(ins.args[0]), 1, arg(ins.args[1]), 1)
+		}
+	}
 }
 
 // gatherChunk fills buf with the leaf values of flat output indices

@@ -55,6 +55,7 @@ func (b *Builder) ConvGeneral(input, kernel backends.Op, axes backends.ConvolveA
 		n.kernel = nil
 	} else {
 		n.label = plan.label()
+		n.conv = plan
 	}
 	return op, nil
 }

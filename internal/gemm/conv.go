@@ -95,6 +95,19 @@ const smallChannels = 8
 
 // Conv computes the convolution described by p, overwriting output.
 func (e *Engine) Conv(p ConvParams, input, kernel, output []float32) error {
+	return e.ConvEpilogue(p, input, kernel, output, nil)
+}
+
+// An Epilogue post-processes output rows [r0, r1) of a convolution (row r is
+// output pixel r: OutChannels consecutive floats) as soon as they are final,
+// while they are still in cache: the backend runs the batch norm, residual
+// addition and ReLU that follow a convolution there instead of in separate
+// passes over memory. It is called from the convolution's worker goroutines,
+// concurrently for disjoint row ranges, each row exactly once.
+type Epilogue func(r0, r1 int)
+
+// ConvEpilogue is Conv followed by epi over every output row (nil: none).
+func (e *Engine) ConvEpilogue(p ConvParams, input, kernel, output []float32, epi Epilogue) error {
 	if err := p.Validate(); err != nil {
 		return err
 	}
@@ -112,10 +125,19 @@ func (e *Engine) Conv(p ConvParams, input, kernel, output []float32) error {
 	}
 	if k == 0 {
 		clear(output[:m*co])
+		if epi != nil {
+			epi(0, m)
+		}
 		return nil
 	}
 	if phases := inputDilationPhases(&p); phases != nil {
-		return e.convPhases(&p, phases, input, kernel, output)
+		if err := e.convPhases(&p, phases, input, kernel, output); err != nil {
+			return err
+		}
+		if epi != nil {
+			epi(0, m)
+		}
+		return nil
 	}
 	g := newConvGeometry(&p)
 
@@ -152,7 +174,7 @@ func (e *Engine) Conv(p ConvParams, input, kernel, output []float32) error {
 			ws = e.getScratch()
 			defer e.putScratch(ws)
 		}
-		e.convRange(g, input, packed, output, zero, tpb, lo*MR, min(hi*MR, m), ws)
+		e.convRange(g, input, packed, output, zero, tpb, lo*MR, min(hi*MR, m), ws, epi)
 	})
 	return nil
 }
@@ -377,9 +399,10 @@ func (g *convGeometry) gatherRow(panel, input []float32, i, iy0, ix0, pix0 int, 
 	}
 }
 
-// convRange computes output rows [r0, r1) (r0 a multiple of MR).
+// convRange computes output rows [r0, r1) (r0 a multiple of MR), running epi
+// (when set) over each block of MC rows once it is final.
 func (e *Engine) convRange(g *convGeometry, input, packed, output []float32, zero unsafe.Pointer,
-	tpb, r0, r1 int, s *scratch) {
+	tpb, r0, r1 int, s *scratch, epi Epilogue) {
 	ci, co, k := g.ci, g.co, g.taps*g.ci
 	m := r1 // rows ≥ r1 belong to other workers: treat them as absent.
 	base := make([]int, g.d)
@@ -443,6 +466,9 @@ func (e *Engine) convRange(g *convGeometry, input, packed, output []float32, zer
 					}
 				}
 			}
+		}
+		if epi != nil {
+			epi(ic, ic+mc)
 		}
 	}
 }

@@ -242,16 +242,21 @@ func (m *Model) Prototypes() ([][]float32, error) {
 }
 
 // Prepare turns a decoded image into the model's normalised input tensor.
-func (m *Model) Prepare(img image.Image) imageio.Tensor {
-	t := imageio.ToTensor(img, m.pre.Channels)
-	if t.H != m.pre.InputSize || t.W != m.pre.InputSize {
-		t = imageio.ResizeShorter(t, m.pre.ResizeSize)
-		t = imageio.CenterCrop(t, m.pre.InputSize, m.pre.InputSize)
+func (m *Model) Prepare(img image.Image) imageio.Tensor { return PrepareImage(m.pre, img) }
+
+// PrepareImage turns a decoded image into a network input as pre describes: channels,
+// resize of the shorter side and centre crop (unless the image already has the input
+// size), then per-channel normalisation.
+func PrepareImage(pre checkpoint.Preprocess, img image.Image) imageio.Tensor {
+	t := imageio.ToTensor(img, pre.Channels)
+	if t.H != pre.InputSize || t.W != pre.InputSize {
+		t = imageio.ResizeShorter(t, pre.ResizeSize)
+		t = imageio.CenterCrop(t, pre.InputSize, pre.InputSize)
 	}
-	mean := make([]float32, len(m.pre.Mean))
-	std := make([]float32, len(m.pre.Std))
+	mean := make([]float32, len(pre.Mean))
+	std := make([]float32, len(pre.Std))
 	for i := range mean {
-		mean[i], std[i] = float32(m.pre.Mean[i]), float32(m.pre.Std[i])
+		mean[i], std[i] = float32(pre.Mean[i]), float32(pre.Std[i])
 	}
 	t.Normalize(mean, std)
 	return t

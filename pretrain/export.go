@@ -15,8 +15,14 @@ func ExportModel(in, out string, float16 bool) error {
 	if err != nil {
 		return err
 	}
+	return Export(f, in, out, float16)
+}
+
+// Export is ExportModel for a checkpoint already loaded (e.g. after
+// [RecalibrateBatchNorm]); name identifies it in errors. f is not modified.
+func Export(f *checkpoint.File, name, out string, float16 bool) error {
 	if f.Header.Kind != KindTraining && f.Header.Kind != KindModel {
-		return fmt.Errorf("checkpoint %s: kind %q is not a SwAV model", in, f.Header.Kind)
+		return fmt.Errorf("checkpoint %s: kind %q is not a SwAV model", name, f.Header.Kind)
 	}
 	kept := f.Tensors[:0:0]
 	for _, t := range f.Tensors {
@@ -24,7 +30,8 @@ func ExportModel(in, out string, float16 bool) error {
 			kept = append(kept, t)
 		}
 	}
-	f.Header.Kind = KindModel
-	f.Tensors = kept
-	return checkpoint.Save(out, f, checkpoint.EncodeOptions{Float16: float16, Level: 19})
+	g := *f
+	g.Header.Kind = KindModel
+	g.Tensors = kept
+	return checkpoint.Save(out, &g, checkpoint.EncodeOptions{Float16: float16, Level: 19})
 }

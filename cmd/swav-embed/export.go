@@ -9,22 +9,58 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/swav-go/swav/checkpoint"
+	"github.com/swav-go/swav/dataset"
 	"github.com/swav-go/swav/model"
 	"github.com/swav-go/swav/pretrain"
 )
 
 func newExportCmd() *cobra.Command {
-	var out string
+	var out, bnData, bnIdx, onError string
 	var f16 bool
+	var bnImages int
 	cmd := &cobra.Command{
-		Use:   "export CHECKPOINT --out model.swav [--float16]",
+		Use:   "export CHECKPOINT --out model.swav [--float16] [--bn-idx FILE | --bn-data GLOB]",
 		Short: "Write the network of a training checkpoint without optimiser state and queue",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(_ *cobra.Command, args []string) error {
+		Long: `Write the network of a training checkpoint (or a model) without optimiser state and
+queue, optionally as float16 (half the size, for inference).
+
+--bn-data / --bn-idx first re-estimates every batch-norm running statistic on full-size
+images ("precise BN"): SwAV training leaves statistics that mix full-size and small
+multi-crop views, while features are extracted from full-size images. Only the running
+statistics change; the header records the recalibration.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
 			if out == "" {
 				return errors.New("export: --out is required")
 			}
-			if err := pretrain.ExportModel(args[0], out, f16); err != nil {
+			f, err := checkpoint.Load(args[0])
+			if err != nil {
+				return err
+			}
+			if bnData != "" || bnIdx != "" {
+				var policy dataset.OnError
+				if err := policy.UnmarshalText([]byte(onError)); err != nil {
+					return fmt.Errorf("export: --on-error: %w", err)
+				}
+				src, name, err := openTrainingSource(bnData, bnIdx, false)
+				if err != nil {
+					return fmt.Errorf("export: %w", err)
+				}
+				be, err := newBackend()
+				if err != nil {
+					return err
+				}
+				skipped, err := pretrain.RecalibrateBatchNorm(cmd.Context(), f, src,
+					pretrain.RecalibrateOptions{Images: bnImages, OnError: policy, Backend: be})
+				if err != nil {
+					return fmt.Errorf("export: batch-norm statistics from %s: %w", name, err)
+				}
+				for _, s := range skipped {
+					fmt.Fprintf(os.Stderr, "skipped %s\n", s)
+				}
+				fmt.Fprintf(os.Stderr, "batch-norm statistics re-estimated on %s: %s\n", name, f.Header.Extra[pretrain.ExtraRecalibration])
+			}
+			if err := pretrain.Export(f, args[0], out, f16); err != nil {
 				return err
 			}
 			st, err := os.Stat(out)
@@ -37,6 +73,10 @@ func newExportCmd() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&out, "out", "", "output model checkpoint")
 	cmd.Flags().BoolVar(&f16, "float16", false, "store weights as float16 (half the size; for inference)")
+	cmd.Flags().StringVar(&bnData, "bn-data", "", "re-estimate batch-norm statistics on these images (a doublestar glob)")
+	cmd.Flags().StringVar(&bnIdx, "bn-idx", "", "re-estimate batch-norm statistics on the images of this IDX file")
+	cmd.Flags().IntVar(&bnImages, "bn-images", 10000, "images drawn for the batch-norm statistics")
+	cmd.Flags().StringVar(&onError, "on-error", "skip", "unreadable images for the statistics: skip or fail")
 	return cmd
 }
 

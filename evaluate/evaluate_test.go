@@ -1,10 +1,14 @@
 package evaluate
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
+	"github.com/swav-go/swav/checkpoint"
 	"github.com/swav-go/swav/dataset"
+	"github.com/swav-go/swav/model"
+	"github.com/swav-go/swav/pretrain"
 )
 
 func TestRawPixelsFashionMNIST(t *testing.T) {
@@ -48,5 +52,23 @@ func TestMarkdown(t *testing.T) {
 		if !strings.Contains(md, want) {
 			t.Errorf("markdown lacks %q:\n%s", want, md)
 		}
+	}
+}
+
+func TestTrainingNotes(t *testing.T) {
+	f := &checkpoint.File{Header: checkpoint.Header{
+		Training: &checkpoint.Training{Step: 4685, Epoch: 5, Extra: map[string]any{"wall_seconds": json.Number("5400"), "threads": json.Number("2")}},
+		Extra:    map[string]json.RawMessage{pretrain.ExtraRecalibration: json.RawMessage(`{"images":10000}`)},
+		Float16:  true,
+	}}
+	got := trainingNotes(f, model.Small(1))
+	for _, want := range []string{"ResNet 32/64/128 [2 2 2] (small stem)", "128-d features", "4685 steps (5 epochs)",
+		"90 min of training", "2 threads", "re-estimated on 10000 full-size training images", "float16 weights"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("notes %q lack %q", got, want)
+		}
+	}
+	if got := trainingNotes(&checkpoint.File{}, model.Small(1)); strings.Contains(got, "re-estimated") || !strings.Contains(got, "no training record") {
+		t.Errorf("notes without training record: %q", got)
 	}
 }

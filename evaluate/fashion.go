@@ -15,6 +15,7 @@ import (
 	"github.com/swav-go/swav/infer"
 	"github.com/swav-go/swav/linearprobe"
 	"github.com/swav-go/swav/model"
+	"github.com/swav-go/swav/pretrain"
 )
 
 // Row is one line of the Fashion-MNIST table.
@@ -189,6 +190,17 @@ func trainingNotes(f *checkpoint.File, cfg model.Config) string {
 		}
 	} else {
 		parts = append(parts, "no training record")
+	}
+	if raw, ok := f.Header.Extra[pretrain.ExtraRecalibration]; ok {
+		var note struct {
+			Images int `json:"images"`
+		}
+		if err := json.Unmarshal(raw, &note); err == nil {
+			parts = append(parts, fmt.Sprintf("batch-norm statistics re-estimated on %d full-size training images", note.Images))
+		}
+	}
+	if f.Header.Float16 {
+		parts = append(parts, "float16 weights")
 	}
 	return strings.Join(parts, ", ")
 }

@@ -25,7 +25,12 @@
 // hot elementwise nodes whose intermediate values have no other use are
 // fused into one node evaluated 1024 elements at a time with AVX2 kernels
 // (batch norm + ReLU becomes one pass over memory; broadcasts are strides,
-// never materialised).
+// never materialised). When such a tree reads a convolution's output and is
+// its only user — inference: conv → batch norm → (+ residual) → ReLU — the
+// tree becomes the convolution's epilogue (gemm.Epilogue): each worker runs
+// it in place on the block of output rows it has just finished, while the
+// block is still in cache, so the activation makes one trip to memory
+// instead of three.
 //
 // Every other node is assigned to the earliest stage after all the hot nodes
 // it depends on; each stage is replayed into one delegate builder (its

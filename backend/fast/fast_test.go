@@ -618,3 +618,23 @@ func TestConvEpilogueReexecute(t *testing.T) {
 		closeEnough(t, fmt.Sprintf("execution %d", i), tensors.MustCopyFlatData[float32](got[0]), want[0], 1e-5)
 	}
 }
+
+// TestConvEpilogueReadsConvInput: the epilogue's other operand is the
+// convolution's own input (a residual around a 1×1 convolution), so the fused
+// node lists that buffer twice.
+func TestConvEpilogueReadsConvInput(t *testing.T) {
+	r := rand.New(rand.NewPCG(25, 26))
+	x, k := randTensor(r, 2, 9, 9, 16), randTensor(r, 1, 1, 16, 16)
+	fn := func(in []*Node) []*Node {
+		y := Convolve(in[0], in[1]).Done()
+		z := Add(y, in[0])
+		return []*Node{Max(z, ZerosLike(z))}
+	}
+	want := runGraph(t, newRef(t), fn, []*tensors.Tensor{x, k})
+	b := newFast(t, "elementwise_min=0,stats")
+	got := runGraph(t, b, fn, []*tensors.Tensor{x, k})
+	closeEnough(t, "residual on the input", got[0], want[0], 1e-5)
+	if !strings.Contains(b.(*Backend).Stats(), "ConvGeneral/forward+Fused(") {
+		t.Errorf("not fused; stats:\n%s", b.(*Backend).Stats())
+	}
+}

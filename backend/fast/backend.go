@@ -60,13 +60,15 @@
 // 2 vCPU AMD EPYC Zen 3 (shared), small ResNet (model.Small(1)) at batch 64,
 // `go run ./bench/backends -model small -batch 64` (bench/README.md has the
 // outputs), PyTorch 1.13 on one thread interleaved in the same command. With
-// both cores free: ~870 images/s inference (1.4×) and ~170 per training
-// step (1.05×). On one core (workers=1, or another tenant holding the other
-// core): ~535 and ~133 (0.85–0.9× and 0.9–0.95×). The "swavgo" delegate
-// alone: 3 and 1. Inference went from 58 images/s with only
-// DotGeneral/ConvGeneral hot (simplego's broadcast iterator then took 60 % of
-// the time) to 306 with elementwise ops hot, 435 with branch-free ReLU max and
-// sign, and 867 with fusion. The GEMM runs at 84–98 GFLOP/s on one core
+// both cores free: ~1020 images/s inference and ~225 per training step
+// (BENCHMARKS.md: 2.15× and 1.49× of that run's PyTorch). On one core:
+// 540–570 and ~140 (0.91–1.05× and 0.81×; PyTorch itself varies ±10 %
+// between runs). The "swavgo" delegate alone: 3 and 1. Inference went from
+// 58 images/s with only DotGeneral/ConvGeneral hot (simplego's broadcast
+// iterator then took 60 % of the time) to 306 with elementwise ops hot, 435
+// with branch-free ReLU max and sign, 867 with fusion, and ~1020 with the
+// convolution epilogue (on one core the convolutions with their epilogues
+// are then 98.5 % of the time, at 88 GFLOP/s). The GEMM runs at 84–98 GFLOP/s on one core
 // (86–100 % of the 98 GFLOP/s reference peak; the core boosts above it), the
 // 3×3 convolutions with ≥ 32 channels at 76–108.
 //

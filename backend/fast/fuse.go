@@ -126,16 +126,11 @@ func (b *Builder) fuse(needed, isOutput []bool) {
 // node's output buffer and transformed there in place.
 func (p *fusedPlan) convKernel(cp *convPlan, convLeaf int) kernelFn {
 	return func(b *Backend, in []backends.Buffer) (backends.Buffer, error) {
-		input, relI, err := cp.input.prepare(b, in[0])
+		input, kernel, release, err := cp.operands(b, in)
 		if err != nil {
-			return nil, fmt.Errorf("ConvGeneral input: %w", err)
+			return nil, err
 		}
-		defer relI()
-		kernel, relK, err := cp.kernel.prepare(b, in[1])
-		if err != nil {
-			return nil, fmt.Errorf("ConvGeneral kernel: %w", err)
-		}
-		defer relK()
+		defer release()
 		buf, dst, err := newFloat32Buffer(b, p.outDims)
 		if err != nil {
 			return nil, err

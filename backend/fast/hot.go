@@ -314,17 +314,27 @@ func (p *convPlan) label() string {
 	return kind
 }
 
-func (p *convPlan) run(b *Backend, in []backends.Buffer) (backends.Buffer, error) {
+// operands returns the convolution's input and kernel (buffers in[0] and
+// in[1]) in channels-last layout, and the function that releases them.
+func (p *convPlan) operands(b *Backend, in []backends.Buffer) (input, kernel []float32, release func(), err error) {
 	input, relI, err := p.input.prepare(b, in[0])
 	if err != nil {
-		return nil, fmt.Errorf("ConvGeneral input: %w", err)
+		return nil, nil, nil, fmt.Errorf("ConvGeneral input: %w", err)
 	}
-	defer relI()
 	kernel, relK, err := p.kernel.prepare(b, in[1])
 	if err != nil {
-		return nil, fmt.Errorf("ConvGeneral kernel: %w", err)
+		relI()
+		return nil, nil, nil, fmt.Errorf("ConvGeneral kernel: %w", err)
 	}
-	defer relK()
+	return input, kernel, func() { relK(); relI() }, nil
+}
+
+func (p *convPlan) run(b *Backend, in []backends.Buffer) (backends.Buffer, error) {
+	input, kernel, release, err := p.operands(b, in)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	out, outFlat, err := newFloat32Buffer(b, p.outShape.Dimensions)
 	if err != nil {
 		return nil, fmt.Errorf("ConvGeneral: %w", err)

@@ -79,6 +79,7 @@
 //	workers=N    cap the goroutines of one kernel call (default GOMAXPROCS)
 //	delegate=go  delegate to plain simplego ("go:ops_sequential") instead of swavgo
 //	purego       use the portable Go micro-kernels (for comparison and tests)
+//	nowinograd   run 3×3 stride-1 convolutions directly, not by Winograd (comparison)
 //	nohot        run everything on the delegate (for comparison and tests)
 //	nofuse       do not fuse chains of elementwise ops (for comparison and tests)
 //	stats        time every step; see Backend.Stats
@@ -164,10 +165,12 @@ func New(config string) (backends.Backend, error) {
 			withStats = true
 		case "purego":
 			opts.PureGo = true
+		case "nowinograd":
+			opts.NoWinograd = true
 		case "nohot":
 			noHot = true
 		default:
-			return nil, fmt.Errorf("backend %s: unknown option %q (known: workers=N, delegate=swavgo|go, purego, nohot, nofuse, stats, elementwise_min=N)",
+			return nil, fmt.Errorf("backend %s: unknown option %q (known: workers=N, delegate=swavgo|go, purego, nowinograd, nohot, nofuse, stats, elementwise_min=N)",
 				BackendName, part)
 		}
 	}

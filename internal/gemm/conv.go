@@ -130,6 +130,10 @@ func (e *Engine) ConvEpilogue(p ConvParams, input, kernel, output []float32, epi
 		}
 		return nil
 	}
+	if winogradOK(&p) && !e.noWinograd {
+		e.convWinograd(&p, input, kernel, output, epi)
+		return nil
+	}
 	if phases := inputDilationPhases(&p); phases != nil {
 		if err := e.convPhases(&p, phases, input, kernel, output); err != nil {
 			return err

@@ -70,6 +70,9 @@ type Options struct {
 	// PureGo forces the portable Go micro-kernels even where the assembly
 	// ones are available (used by tests and for comparison).
 	PureGo bool
+	// NoWinograd runs every convolution directly, 3×3 stride-1 ones included
+	// (for tests and comparison; see winograd.go).
+	NoWinograd bool
 }
 
 // Engine runs GEMMs and convolutions. It is safe for concurrent use; it only
@@ -77,6 +80,8 @@ type Options struct {
 type Engine struct {
 	workers int
 	useAsm  bool
+	// noWinograd disables the Winograd path for 3×3 stride-1 convolutions.
+	noWinograd bool
 	// packMode 1 forces packing row-major A instead of reading it in place
 	// (0: automatic). For benchmarks comparing the two.
 	packMode int
@@ -85,7 +90,7 @@ type Engine struct {
 
 // New creates an Engine.
 func New(opts Options) *Engine {
-	e := &Engine{workers: opts.Workers, useAsm: HasAsmKernels() && !opts.PureGo}
+	e := &Engine{workers: opts.Workers, useAsm: HasAsmKernels() && !opts.PureGo, noWinograd: opts.NoWinograd}
 	e.scratch.New = func() any { return new(scratch) }
 	return e
 }

@@ -1,0 +1,198 @@
+package gemm
+
+// Winograd F(2×2, 3×3) (Lavin and Gray, "Fast Algorithms for Convolutional Neural
+// Networks", 2016) for 3×3 stride-1 convolutions: each 2×2 block of outputs comes
+// from a 4×4 input tile d as Y = Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A, so the channel reduction
+// becomes 16 independent matrix products [tiles × Cin]·[Cin × Cout], 16 products per
+// four outputs instead of 36: 2.25× fewer multiply-adds. The products run on the
+// same micro-kernel (A read in place); the transforms are additions only.
+//
+// With the transforms in plain Go, they cost about as much as the products save
+// when channels are few, so the direct convolution keeps layers under
+// winogradMinChannels input channels.
+
+const (
+	// winogradMinChannels is the smallest input channel count sent to Winograd.
+	winogradMinChannels = 64
+	// winogradTiles is the target number of tiles per block (the 16 transformed
+	// input and output matrices of a block stay in L2).
+	winogradTiles = 36
+)
+
+// winogradOK reports whether p is a 2-D, 3×3, stride-1, undilated convolution
+// with enough channels (and an output channel count the micro-kernel covers
+// without edge tiles) for the Winograd path.
+func winogradOK(p *ConvParams) bool {
+	if len(p.InSpatial) != 2 || p.KernelSpatial[0] != 3 || p.KernelSpatial[1] != 3 {
+		return false
+	}
+	for i := 0; i < 2; i++ {
+		if axisOr(p.Strides, i, 1) != 1 || axisOr(p.KernelDilations, i, 1) != 1 || axisOr(p.InputDilations, i, 1) != 1 {
+			return false
+		}
+	}
+	return p.InChannels >= winogradMinChannels && p.OutChannels%NR == 0
+}
+
+// winogradKernel returns U = G g Gᵀ for every (ci, co), as 16 matrices
+// [ci × co] packed into micro-kernel panels: u[e] for e = 4a + b.
+func winogradKernel(kernel []float32, ci, co int) [16][]float32 {
+	var u [16][]float32
+	raw := make([]float32, 16*ci*co)
+	for c := 0; c < ci; c++ {
+		for o := 0; o < co; o++ {
+			var g [3][3]float32
+			for i := 0; i < 3; i++ {
+				for j := 0; j < 3; j++ {
+					g[i][j] = kernel[((i*3+j)*ci+c)*co+o]
+				}
+			}
+			// t = G g (4×3); G rows: [1 0 0], [½ ½ ½], [½ −½ ½], [0 0 1].
+			var t [4][3]float32
+			for j := 0; j < 3; j++ {
+				t[0][j] = g[0][j]
+				t[1][j] = 0.5 * (g[0][j] + g[1][j] + g[2][j])
+				t[2][j] = 0.5 * (g[0][j] - g[1][j] + g[2][j])
+				t[3][j] = g[2][j]
+			}
+			for a := 0; a < 4; a++ {
+				r := [4]float32{t[a][0], 0.5 * (t[a][0] + t[a][1] + t[a][2]), 0.5 * (t[a][0] - t[a][1] + t[a][2]), t[a][2]}
+				for b := 0; b < 4; b++ {
+					raw[((4*a+b)*ci+c)*co+o] = r[b]
+				}
+			}
+		}
+	}
+	nPanels := co / NR
+	for e := 0; e < 16; e++ {
+		u[e] = make([]float32, ci*nPanels*NR)
+		packB(u[e], matrix{data: raw[e*ci*co:], rs: co, cs: 1}, 0, ci, 0, co)
+	}
+	return u
+}
+
+// convWinograd computes the convolution p (winogradOK) into output, calling epi
+// (when set) on each block of finished output rows.
+func (e *Engine) convWinograd(p *ConvParams, input, kernel, output []float32, epi Epilogue) {
+	ci, co := p.InChannels, p.OutChannels
+	h, w := p.InSpatial[0], p.InSpatial[1]
+	oh, ow := p.OutSpatial[0], p.OutSpatial[1]
+	padY, padX := 0, 0
+	if len(p.Paddings) > 0 {
+		padY, padX = p.Paddings[0][0], p.Paddings[1][0]
+	}
+	u := winogradKernel(kernel, ci, co)
+	tilesY, tilesX := (oh+1)/2, (ow+1)/2
+	tileRows := p.Batch * tilesY
+	rowsPerBlock := max(1, winogradTiles/tilesX)
+	blocks := (tileRows + rowsPerBlock - 1) / rowsPerBlock
+	maxT := rowsPerBlock * tilesX
+	tPad := (maxT + MR - 1) / MR * MR
+	flops := 2 * float64(p.Batch*oh*ow) * float64(9*ci) * float64(co)
+	workers := e.workersFor(flops, blocks)
+	parallel(workers, blocks, 4*workers, func(lo, hi int) {
+		v := make([]float32, 16*tPad*ci) // v[e][t][c]
+		m := make([]float32, 16*tPad*co) // m[e][t][o]
+		zero := make([]float32, ci)
+		tmp := make([]float32, 16*max(ci, co))
+		vec := func(k, n int) []float32 { return tmp[k*n : (k+1)*n] }
+		for blk := lo; blk < hi; blk++ {
+			tr0 := blk * rowsPerBlock
+			tr1 := min(tr0+rowsPerBlock, tileRows)
+			nt := (tr1 - tr0) * tilesX
+			// Input transform Bᵀ d B, on whole channel vectors.
+			// Bᵀ rows: [1 0 −1 0], [0 1 1 0], [0 −1 1 0], [0 1 0 −1].
+			for t := 0; t < nt; t++ {
+				tr, tx := tr0+t/tilesX, t%tilesX
+				n, ty := tr/tilesY, tr%tilesY
+				var d [4][4][]float32
+				for i := 0; i < 4; i++ {
+					iy := 2*ty - padY + i
+					for j := 0; j < 4; j++ {
+						ix := 2*tx - padX + j
+						d[i][j] = zero
+						if uint(iy) < uint(h) && uint(ix) < uint(w) {
+							off := ((n*h+iy)*w + ix) * ci
+							d[i][j] = input[off : off+ci]
+						}
+					}
+				}
+				for j := 0; j < 4; j++ { // s = Bᵀ d, row i of s in tmp vector 4i+j.
+					e.vsub(vec(j, ci), d[0][j], d[2][j])
+					e.vadd(vec(4+j, ci), d[1][j], d[2][j])
+					e.vsub(vec(8+j, ci), d[2][j], d[1][j])
+					e.vsub(vec(12+j, ci), d[1][j], d[3][j])
+				}
+				for i := 0; i < 4; i++ { // v = s B.
+					at := func(j int) []float32 { return v[((4*i+j)*tPad+t)*ci : ((4*i+j)*tPad+t+1)*ci] }
+					s0, s1, s2, s3 := vec(4*i, ci), vec(4*i+1, ci), vec(4*i+2, ci), vec(4*i+3, ci)
+					e.vsub(at(0), s0, s2)
+					e.vadd(at(1), s1, s2)
+					e.vsub(at(2), s2, s1)
+					e.vsub(at(3), s1, s3)
+				}
+			}
+			for ee := 0; ee < 16; ee++ {
+				clear(v[(ee*tPad+nt)*ci : (ee+1)*tPad*ci]) // Rows past the block's tiles.
+			}
+			// The 16 products m[e] = v[e]·u[e].
+			for ee := 0; ee < 16; ee++ {
+				for jr := 0; jr < co; jr += NR {
+					bp := &u[ee][(jr/NR)*ci*NR]
+					for t0 := 0; t0 < nt; t0 += MR {
+						e.kernel(ci, &v[(ee*tPad+t0)*ci], ci, 1, bp, &m[(ee*tPad+t0)*co+jr], co, 1, 0)
+					}
+				}
+			}
+			// Output transform Aᵀ m A, on whole channel vectors; Aᵀ rows: [1 1 1 0], [0 1 −1 −1].
+			for t := 0; t < nt; t++ {
+				tr, tx := tr0+t/tilesX, t%tilesX
+				n, ty := tr/tilesY, tr%tilesY
+				oy, ox := 2*ty, 2*tx
+				q := func(ee int) []float32 { return m[(ee*tPad+t)*co : (ee*tPad+t+1)*co] }
+				for j := 0; j < 4; j++ { // Rows of Aᵀ m: s0 in tmp vectors 0–3, s1 in 4–7.
+					s0, s1 := vec(j, co), vec(4+j, co)
+					e.vadd(s0, q(j), q(4+j))
+					e.vadd(s0, s0, q(8+j))
+					e.vsub(s1, q(4+j), q(8+j))
+					e.vsub(s1, s1, q(12+j))
+				}
+				for dy := 0; dy < 2 && oy+dy < oh; dy++ {
+					s := 4 * dy
+					row := ((n*oh+oy+dy)*ow + ox) * co
+					y0 := output[row : row+co]
+					e.vadd(y0, vec(s, co), vec(s+1, co))
+					e.vadd(y0, y0, vec(s+2, co))
+					if ox+1 < ow {
+						y1 := output[row+co : row+2*co]
+						e.vsub(y1, vec(s+1, co), vec(s+2, co))
+						e.vsub(y1, y1, vec(s+3, co))
+					}
+				}
+			}
+			if epi != nil {
+				n0, ty0 := tr0/tilesY, tr0%tilesY
+				n1, ty1 := (tr1-1)/tilesY, (tr1-1)%tilesY
+				epi((n0*oh+2*ty0)*ow, (n1*oh+min(2*ty1+2, oh))*ow)
+			}
+		}
+	})
+}
+
+// vadd sets d = x + y elementwise (AVX2 when available).
+func (e *Engine) vadd(d, x, y []float32) {
+	if !e.VecBinary(VecAdd, d, x, y) {
+		for i := range d {
+			d[i] = x[i] + y[i]
+		}
+	}
+}
+
+// vsub sets d = x − y elementwise (AVX2 when available).
+func (e *Engine) vsub(d, x, y []float32) {
+	if !e.VecBinary(VecSub, d, x, y) {
+		for i := range d {
+			d[i] = x[i] - y[i]
+		}
+	}
+}

@@ -1,0 +1,106 @@
+package gemm
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"sync"
+	"testing"
+)
+
+// TestWinograd compares the Winograd path with a float64 direct convolution on
+// odd and even sizes, paddings 1 (same), 0 (valid) and asymmetric, partial
+// tile blocks, one and two workers, and checks that each output row reaches
+// the epilogue exactly once, after it is final.
+func TestWinograd(t *testing.T) {
+	r := rand.New(rand.NewPCG(31, 32))
+	for _, c := range []struct {
+		b, h, w, ci, co int
+		pad             [2][2]int
+	}{
+		{2, 14, 14, 64, 64, [2][2]int{{1, 1}, {1, 1}}},
+		{3, 7, 7, 128, 32, [2][2]int{{1, 1}, {1, 1}}},
+		{1, 9, 6, 64, 16, [2][2]int{{0, 0}, {0, 0}}},
+		{2, 5, 8, 64, 48, [2][2]int{{2, 0}, {1, 2}}},
+	} {
+		p := ConvParams{Batch: c.b, InChannels: c.ci, OutChannels: c.co, InSpatial: []int{c.h, c.w},
+			KernelSpatial: []int{3, 3}, Paddings: [][2]int{c.pad[0], c.pad[1]},
+			OutSpatial: []int{c.h + c.pad[0][0] + c.pad[0][1] - 2, c.w + c.pad[1][0] + c.pad[1][1] - 2}}
+		if !winogradOK(&p) {
+			t.Fatalf("%+v: not eligible", c)
+		}
+		input := make([]float32, c.b*c.h*c.w*c.ci)
+		kernel := make([]float32, 9*c.ci*c.co)
+		for i := range input {
+			input[i] = float32(r.NormFloat64())
+		}
+		for i := range kernel {
+			kernel[i] = float32(r.NormFloat64())
+		}
+		want, scale := refConv(p, input, kernel)
+		m := c.b * p.OutSpatial[0] * p.OutSpatial[1]
+		for _, workers := range []int{1, 2} {
+			e := New(Options{Workers: workers})
+			out := make([]float32, m*c.co)
+			seen := make([]int, m)
+			var mu sync.Mutex
+			epi := func(r0, r1 int) {
+				mu.Lock()
+				defer mu.Unlock()
+				for row := r0; row < r1; row++ {
+					seen[row]++
+					if d := math.Abs(float64(out[row*c.co]) - want[row*c.co]); d > 1e-4*scale[row*c.co]+1e-5 {
+						t.Errorf("%+v: epilogue saw row %d before it was final", c, row)
+					}
+				}
+			}
+			if err := e.ConvEpilogue(p, input, kernel, out, epi); err != nil {
+				t.Fatal(err)
+			}
+			for i := range out {
+				if d := math.Abs(float64(out[i]) - want[i]); d > 1e-4*scale[i]+1e-5 {
+					t.Fatalf("%+v workers %d: [%d] = %g, want %g (scale %g)", c, workers, i, out[i], want[i], scale[i])
+				}
+			}
+			for row, n := range seen {
+				if n != 1 {
+					t.Fatalf("%+v workers %d: epilogue saw row %d %d times", c, workers, row, n)
+				}
+			}
+		}
+	}
+}
+
+// BenchmarkWinograd compares the Winograd and direct paths on the small
+// ResNet's 3×3 stride-1 layers at batch 64, one thread.
+func BenchmarkWinograd(b *testing.B) {
+	for _, s := range []struct{ hw, c int }{{28, 32}, {28, 64}, {14, 64}, {7, 128}} {
+		p := ConvParams{Batch: 64, InChannels: s.c, OutChannels: s.c, InSpatial: []int{s.hw, s.hw},
+			KernelSpatial: []int{3, 3}, Paddings: [][2]int{{1, 1}, {1, 1}}, OutSpatial: []int{s.hw, s.hw}}
+		input := make([]float32, 64*s.hw*s.hw*s.c)
+		kernel := make([]float32, 9*s.c*s.c)
+		for i := range input {
+			input[i] = float32(i%7) - 3
+		}
+		for i := range kernel {
+			kernel[i] = float32(i%5) - 2
+		}
+		out := make([]float32, len(input))
+		flops := 2 * float64(64*s.hw*s.hw) * float64(9*s.c*s.c)
+		for _, direct := range []bool{false, true} {
+			e := New(Options{Workers: 1, NoWinograd: direct})
+			name := "winograd"
+			if direct {
+				name = "direct"
+			}
+			b.Run(fmt.Sprintf("%dx%dx%d/%s", s.hw, s.hw, s.c, name), func(b *testing.B) {
+				for b.Loop() {
+					if err := e.Conv(p, input, kernel, out); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "directGFLOP/s")
+			})
+		}
+	}
+}

@@ -25,7 +25,11 @@
 // vector (or to a zero vector when the tap falls in padding or between
 // input-dilation holes). Convolutions therefore never materialise im2col and
 // never pack the input: the pointers are rebuilt per MC block, which costs
-// 6·taps pointer computations per 6×16·taps·Cin multiply-adds.
+// 6·taps pointer computations per 6×16·taps·Cin multiply-adds. 3×3
+// stride-1 convolutions with at least 64 input channels run as Winograd
+// F(2×2, 3×3) instead (winograd.go: 2.25× fewer multiply-adds), and
+// ConvEpilogue hands each block of finished output rows to a caller's
+// function while it is in cache.
 //
 // The same generator emits AVX2 elementwise kernels (VecBinary: add, sub,
 // mul, div, NaN-propagating max/min; VecSign) that backend/fast uses for its

@@ -179,8 +179,15 @@ func (e *Engine) convWinograd(p *ConvParams, input, kernel, output []float32, ep
 	})
 }
 
-// vadd sets d = x + y elementwise (AVX2 when available).
+// vadd sets d = x + y elementwise (AVX2 when available). The transforms call
+// it on channel vectors, a multiple of 16 long, many times per tile: the
+// assembly is called directly, without VecBinary's checks and tail loop.
 func (e *Engine) vadd(d, x, y []float32) {
+	if e.useAsm && len(d)%16 == 0 && len(d) > 0 {
+		_, _ = x[len(d)-1], y[len(d)-1]
+		asmVecBinary(VecAdd, &d[0], &x[0], &y[0], len(d))
+		return
+	}
 	if !e.VecBinary(VecAdd, d, x, y) {
 		for i := range d {
 			d[i] = x[i] + y[i]
@@ -190,6 +197,11 @@ func (e *Engine) vadd(d, x, y []float32) {
 
 // vsub sets d = x − y elementwise (AVX2 when available).
 func (e *Engine) vsub(d, x, y []float32) {
+	if e.useAsm && len(d)%16 == 0 && len(d) > 0 {
+		_, _ = x[len(d)-1], y[len(d)-1]
+		asmVecBinary(VecSub, &d[0], &x[0], &y[0], len(d))
+		return
+	}
 	if !e.VecBinary(VecSub, d, x, y) {
 		for i := range d {
 			d[i] = x[i] - y[i]

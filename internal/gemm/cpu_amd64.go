@@ -52,3 +52,7 @@ func asmVecBinary(op VecOp, d, x, y *float32, n int) {
 }
 
 func asmVecSign(d, x *float32, n int) { vecSign(d, x, n) }
+
+func asmWinoIn(dst *float32, stride int, ptrs *uintptr, n int) { winoIn(dst, stride, ptrs, n) }
+
+func asmWinoOut(outs *uintptr, src *float32, stride int, n int) { winoOut(outs, src, stride, n) }

@@ -20,3 +20,11 @@ func asmVecBinary(op VecOp, d, x, y *float32, n int) {
 func asmVecSign(d, x *float32, n int) {
 	panic("gemm: assembly kernels are not available in this build")
 }
+
+func asmWinoIn(dst *float32, stride int, ptrs *uintptr, n int) {
+	panic("gemm: assembly kernels are not available in this build")
+}
+
+func asmWinoOut(outs *uintptr, src *float32, stride int, n int) {
+	panic("gemm: assembly kernels are not available in this build")
+}

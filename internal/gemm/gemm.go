@@ -26,7 +26,7 @@
 // input-dilation holes). Convolutions therefore never materialise im2col and
 // never pack the input: the pointers are rebuilt per MC block, which costs
 // 6·taps pointer computations per 6×16·taps·Cin multiply-adds. 3×3
-// stride-1 convolutions with at least 64 input channels run as Winograd
+// stride-1 convolutions with at least 32 input channels run as Winograd
 // F(2×2, 3×3) instead (winograd.go: 2.25× fewer multiply-adds), and
 // ConvEpilogue hands each block of finished output rows to a caller's
 // function while it is in cache.

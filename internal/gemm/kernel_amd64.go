@@ -41,3 +41,9 @@ func vecMin(d *float32, x *float32, y *float32, n int)
 
 // vecSign computes d[i] = sign(x[i]) (±1, or x[i] itself for ±0 and NaN) for i < n (a multiple of 8).
 func vecSign(d *float32, x *float32, n int)
+
+// winoIn computes the Winograd F(2×2, 3×3) input transform Bᵀ d B of one tile (see genWinograd).
+func winoIn(dst *float32, stride int, ptrs *uintptr, n int)
+
+// winoOut computes the Winograd F(2×2, 3×3) output transform Aᵀ M A of one tile (see genWinograd).
+func winoOut(outs *uintptr, src *float32, stride int, n int)

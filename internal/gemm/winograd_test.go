@@ -10,7 +10,8 @@ import (
 
 // TestWinograd compares the Winograd path with a float64 direct convolution on
 // odd and even sizes, paddings 1 (same), 0 (valid) and asymmetric, partial
-// tile blocks, one and two workers, and checks that each output row reaches
+// tile blocks, one and two workers, the assembly transforms and the portable
+// ones, and checks that each output row reaches
 // the epilogue exactly once, after it is final.
 func TestWinograd(t *testing.T) {
 	r := rand.New(rand.NewPCG(31, 32))
@@ -22,6 +23,8 @@ func TestWinograd(t *testing.T) {
 		{3, 7, 7, 128, 32, [2][2]int{{1, 1}, {1, 1}}},
 		{1, 9, 6, 64, 16, [2][2]int{{0, 0}, {0, 0}}},
 		{2, 5, 8, 64, 48, [2][2]int{{2, 0}, {1, 2}}},
+		{2, 12, 11, 32, 32, [2][2]int{{1, 1}, {1, 1}}},
+		{1, 6, 6, 40, 16, [2][2]int{{1, 1}, {1, 1}}},
 	} {
 		p := ConvParams{Batch: c.b, InChannels: c.ci, OutChannels: c.co, InSpatial: []int{c.h, c.w},
 			KernelSpatial: []int{3, 3}, Paddings: [][2]int{c.pad[0], c.pad[1]},
@@ -39,8 +42,9 @@ func TestWinograd(t *testing.T) {
 		}
 		want, scale := refConv(p, input, kernel)
 		m := c.b * p.OutSpatial[0] * p.OutSpatial[1]
-		for _, workers := range []int{1, 2} {
-			e := New(Options{Workers: workers})
+		for _, opts := range []Options{{Workers: 1}, {Workers: 2}, {Workers: 1, PureGo: true}} {
+			workers := opts.Workers
+			e := New(opts)
 			out := make([]float32, m*c.co)
 			seen := make([]int, m)
 			var mu sync.Mutex

@@ -305,11 +305,123 @@ func genVec() {
 	RET()
 }
 
+// genWinograd emits the Winograd F(2×2, 3×3) transforms of winograd.go, eight
+// channels per step over n channels (a multiple of 8):
+//   - winoIn(dst, stride, ptrs, n): V = Bᵀ d B for one 4×4 input tile, where
+//     ptrs[4i+j] points to the channel vector of tile pixel (i, j) and V[e]
+//     is stored at dst + e·stride (floats);
+//   - winoOut(outs, src, stride, n): Y = Aᵀ M A for one tile, M[e] read at
+//     src + e·stride, Y[dy][dx] stored at outs[2·dy+dx].
+func genWinograd() {
+	TEXT("winoIn", NOSPLIT, "func(dst *float32, stride int, ptrs *uintptr, n int)")
+	Doc("winoIn computes the Winograd F(2×2, 3×3) input transform Bᵀ d B of one tile (see genWinograd).")
+	dst := Load(Param("dst"), GP64())
+	sb := Load(Param("stride"), GP64())
+	SHLQ(U8(2), sb) // bytes
+	ptrs := Load(Param("ptrs"), GP64())
+	n := Load(Param("n"), GP64())
+	SHLQ(U8(2), n) // bytes
+	off := GP64()
+	XORQ(off, off)
+	pa, pb, out := GP64(), GP64(), GP64()
+	Label("winoIn_loop")
+	CMPQ(off, n)
+	JGE(LabelRef("winoIn_done"))
+	MOVQ(dst, out)
+	ADDQ(off, out)
+	// Row i of s = Bᵀ d combines input rows (a, b): s = d_a ∓ d_b.
+	rowsAB := [4][2]int{{0, 2}, {1, 2}, {2, 1}, {1, 3}}
+	for i := 0; i < 4; i++ {
+		a, b := rowsAB[i][0], rowsAB[i][1]
+		sv := []reg.VecPhysical{reg.Y0, reg.Y1, reg.Y2, reg.Y3}
+		for j := 0; j < 4; j++ {
+			MOVQ(Mem{Base: ptrs, Disp: 8 * (4*a + j)}, pa)
+			MOVQ(Mem{Base: ptrs, Disp: 8 * (4*b + j)}, pb)
+			VMOVUPS(Mem{Base: pa, Index: off, Scale: 1}, reg.Y4)
+			VMOVUPS(Mem{Base: pb, Index: off, Scale: 1}, reg.Y5)
+			if i == 1 {
+				VADDPS(reg.Y5, reg.Y4, sv[j])
+			} else {
+				VSUBPS(reg.Y5, reg.Y4, sv[j]) // d_a − d_b
+			}
+		}
+		// v = s B: [s0−s2, s1+s2, s2−s1, s1−s3].
+		VSUBPS(reg.Y2, reg.Y0, reg.Y6)
+		VADDPS(reg.Y2, reg.Y1, reg.Y7)
+		VSUBPS(reg.Y1, reg.Y2, reg.Y8)
+		VSUBPS(reg.Y3, reg.Y1, reg.Y9)
+		for _, v := range []reg.VecPhysical{reg.Y6, reg.Y7, reg.Y8, reg.Y9} {
+			VMOVUPS(v, Mem{Base: out})
+			ADDQ(sb, out)
+		}
+	}
+	ADDQ(U8(32), off)
+	JMP(LabelRef("winoIn_loop"))
+	Label("winoIn_done")
+	VZEROUPPER()
+	RET()
+
+	TEXT("winoOut", NOSPLIT, "func(outs *uintptr, src *float32, stride int, n int)")
+	Doc("winoOut computes the Winograd F(2×2, 3×3) output transform Aᵀ M A of one tile (see genWinograd).")
+	outs := Load(Param("outs"), GP64())
+	src := Load(Param("src"), GP64())
+	sb2 := Load(Param("stride"), GP64())
+	SHLQ(U8(2), sb2)
+	n2 := Load(Param("n"), GP64())
+	SHLQ(U8(2), n2)
+	off2 := GP64()
+	XORQ(off2, off2)
+	q, o := GP64(), GP64()
+	Label("winoOut_loop")
+	CMPQ(off2, n2)
+	JGE(LabelRef("winoOut_done"))
+	s0 := []reg.VecPhysical{reg.Y0, reg.Y1, reg.Y2, reg.Y3}
+	s1 := []reg.VecPhysical{reg.Y4, reg.Y5, reg.Y6, reg.Y7}
+	for j := 0; j < 4; j++ {
+		// q_e for e = j, 4+j, 8+j, 12+j at src + e·stride + off.
+		MOVQ(src, q)
+		ADDQ(off2, q)
+		for k := 0; k < j; k++ {
+			ADDQ(sb2, q)
+		}
+		ld := []reg.VecPhysical{reg.Y8, reg.Y9, reg.Y10, reg.Y11}
+		for r := 0; r < 4; r++ {
+			VMOVUPS(Mem{Base: q}, ld[r])
+			if r < 3 {
+				for k := 0; k < 4; k++ {
+					ADDQ(sb2, q)
+				}
+			}
+		}
+		VADDPS(reg.Y9, reg.Y8, s0[j])
+		VADDPS(reg.Y10, s0[j], s0[j])
+		VSUBPS(reg.Y10, reg.Y9, s1[j])
+		VSUBPS(reg.Y11, s1[j], s1[j])
+	}
+	for dy := 0; dy < 2; dy++ {
+		s := [][]reg.VecPhysical{s0, s1}[dy]
+		VADDPS(s[1], s[0], reg.Y12)
+		VADDPS(s[2], reg.Y12, reg.Y12)
+		MOVQ(Mem{Base: outs, Disp: 8 * (2 * dy)}, o)
+		VMOVUPS(reg.Y12, Mem{Base: o, Index: off2, Scale: 1})
+		VSUBPS(s[2], s[1], reg.Y13)
+		VSUBPS(s[3], reg.Y13, reg.Y13)
+		MOVQ(Mem{Base: outs, Disp: 8 * (2*dy + 1)}, o)
+		VMOVUPS(reg.Y13, Mem{Base: o, Index: off2, Scale: 1})
+	}
+	ADDQ(U8(32), off2)
+	JMP(LabelRef("winoOut_loop"))
+	Label("winoOut_done")
+	VZEROUPPER()
+	RET()
+}
+
 func main() {
 	ConstraintExpr("amd64,!purego")
 	genStrided()
 	genIndirect()
 	genCPUID()
 	genVec()
+	genWinograd()
 	Generate()
 }

@@ -60,16 +60,17 @@
 // 2 vCPU AMD EPYC Zen 3 (shared), small ResNet (model.Small(1)) at batch 64,
 // `go run ./bench/backends -model small -batch 64` (bench/README.md has the
 // outputs), PyTorch 1.13 on one thread interleaved in the same command. With
-// both cores free: ~1010 images/s inference and 190–234 per training step
-// (1.6× and 1.1–1.3× PyTorch's one thread, whose own speed varies 465–639
-// images/s between runs). On one core: 575–616 and ~150 (0.97–1.24× and
-// 0.9–1.0×). The "swavgo" delegate alone: 3 and 1. Inference went from
-// 58 images/s with only DotGeneral/ConvGeneral hot (simplego's broadcast
-// iterator then took 60 % of the time) to 306 with elementwise ops hot, 435
-// with branch-free ReLU max and sign, 867 with fusion, and ~1020 with the
-// convolution epilogue (on one core the convolutions with their epilogues
-// are then 98.5 % of the time, at 88 GFLOP/s); Winograd F(2×2, 3×3) for the
-// 3×3 layers with ≥ 64 channels added 7 % on one core (577 → 616). The GEMM runs at 84–98 GFLOP/s on one core
+// both cores free: ~1110 images/s inference and ~225 per training step
+// (1.78× and 1.32× PyTorch's one thread, whose own speed varies 465–639
+// images/s between runs). On one core: ~676 and ~157 (1.09× and 0.92×).
+// The "swavgo" delegate alone: 3 and 1. Inference went from 58 images/s
+// with only DotGeneral/ConvGeneral hot (simplego's broadcast iterator then
+// took 60 % of the time) to 306 with elementwise ops hot, 435 with
+// branch-free ReLU max and sign, 867 with fusion, ~1020 with the convolution
+// epilogue (on one core the convolutions with their epilogues are then
+// 98.5 % of the time, at 88 GFLOP/s), and ~1110 with Winograd F(2×2, 3×3)
+// for the 3×3 layers (+23 % on one core: 550 → 677). The GEMM runs at
+// 84–98 GFLOP/s on one core
 // (86–100 % of the 98 GFLOP/s reference peak; the core boosts above it), the
 // 3×3 convolutions with ≥ 32 channels at 76–108.
 //

@@ -217,31 +217,28 @@ func (e *Engine) convWinograd(p *ConvParams, input, kernel, output []float32, ep
 	})
 }
 
-// vadd sets d = x + y elementwise (AVX2 when available). The transforms call
-// it on channel vectors, a multiple of 16 long, many times per tile: the
-// assembly is called directly, without VecBinary's checks and tail loop.
-func (e *Engine) vadd(d, x, y []float32) {
-	if e.useAsm && len(d)%16 == 0 && len(d) > 0 {
-		_, _ = x[len(d)-1], y[len(d)-1]
-		asmVecBinary(VecAdd, &d[0], &x[0], &y[0], len(d))
-		return
-	}
-	if !e.VecBinary(VecAdd, d, x, y) {
-		for i := range d {
-			d[i] = x[i] + y[i]
-		}
-	}
-}
+// vadd sets d = x + y elementwise (AVX2 when available).
+func (e *Engine) vadd(d, x, y []float32) { e.vbin(VecAdd, d, x, y) }
 
 // vsub sets d = x − y elementwise (AVX2 when available).
-func (e *Engine) vsub(d, x, y []float32) {
+func (e *Engine) vsub(d, x, y []float32) { e.vbin(VecSub, d, x, y) }
+
+// vbin applies op (VecAdd or VecSub) elementwise. The portable transforms call
+// it on channel vectors many times per tile: for lengths that are multiples of
+// 16 it calls the assembly directly, without VecBinary's checks and tail loop.
+func (e *Engine) vbin(op VecOp, d, x, y []float32) {
 	if e.useAsm && len(d)%16 == 0 && len(d) > 0 {
 		_, _ = x[len(d)-1], y[len(d)-1]
-		asmVecBinary(VecSub, &d[0], &x[0], &y[0], len(d))
+		asmVecBinary(op, &d[0], &x[0], &y[0], len(d))
 		return
 	}
-	if !e.VecBinary(VecSub, d, x, y) {
-		for i := range d {
+	if e.VecBinary(op, d, x, y) {
+		return
+	}
+	for i := range d {
+		if op == VecAdd {
+			d[i] = x[i] + y[i]
+		} else {
 			d[i] = x[i] - y[i]
 		}
 	}

@@ -1,6 +1,9 @@
 package gemm
 
-import "unsafe"
+import (
+	"runtime"
+	"unsafe"
+)
 
 // Winograd F(2×2, 3×3) (Lavin and Gray, "Fast Algorithms for Convolutional Neural
 // Networks", 2016) for 3×3 stride-1 convolutions: each 2×2 block of outputs comes
@@ -134,6 +137,9 @@ func (e *Engine) convWinograd(p *ConvParams, input, kernel, output []float32, ep
 						}
 					}
 					asmWinoIn(&v[t*ci], tPad*ci, &ptrs[0], ci)
+					// ptrs hides these from the garbage collector during the call.
+					runtime.KeepAlive(input)
+					runtime.KeepAlive(zero)
 					continue
 				}
 				for j := 0; j < 4; j++ { // s = Bᵀ d, row i of s in tmp vector 4i+j.
@@ -185,6 +191,8 @@ func (e *Engine) convWinograd(p *ConvParams, input, kernel, output []float32, ep
 						}
 					}
 					asmWinoOut(&outs[0], &m[t*co], tPad*co, co)
+					runtime.KeepAlive(output) // outs hides them from the garbage collector.
+					runtime.KeepAlive(spare)
 					continue
 				}
 				q := func(ee int) []float32 { return m[(ee*tPad+t)*co : (ee*tPad+t+1)*co] }

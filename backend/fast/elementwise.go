@@ -175,13 +175,9 @@ func newStridedPlan(dims []int, strides [][]int) *stridedPlan {
 func (p *stridedPlan) kernel(op ewOp, out shapes.Shape) kernelFn {
 	outShape := out.Clone()
 	return func(b *Backend, in []backends.Buffer) (backends.Buffer, error) {
-		srcs := make([][]float32, len(in))
-		for i, buf := range in {
-			f, err := bufferFloat32(b, buf)
-			if err != nil {
-				return nil, fmt.Errorf("elementwise input #%d: %w", i, err)
-			}
-			srcs[i] = f
+		srcs, err := float32Inputs(b, in, "elementwise input")
+		if err != nil {
+			return nil, err
 		}
 		buf, dst, err := newFloat32Buffer(b, outShape.Dimensions)
 		if err != nil {

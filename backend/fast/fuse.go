@@ -131,23 +131,15 @@ func (p *fusedPlan) convKernel(cp *convPlan, convLeaf int) kernelFn {
 			return nil, err
 		}
 		defer release()
+		others, err := float32Inputs(b, in[2:], "fused input")
+		if err != nil {
+			return nil, err
+		}
 		buf, dst, err := newFloat32Buffer(b, p.outDims)
 		if err != nil {
 			return nil, err
 		}
-		srcs := make([][]float32, len(p.leafRS))
-		next := 2
-		for l := range srcs {
-			if l == convLeaf {
-				srcs[l] = dst
-				continue
-			}
-			if srcs[l], err = bufferFloat32(b, in[next]); err != nil {
-				_ = b.delegate.BufferFinalize(buf)
-				return nil, fmt.Errorf("fused input #%d: %w", next, err)
-			}
-			next++
-		}
+		srcs := slices.Insert(others, convLeaf, dst)
 		co := cp.params.OutChannels
 		// One state per concurrently running block, for this execution only
 		// (cached broadcast leaves hold this execution's values).
@@ -205,13 +197,9 @@ func (p *fusedPlan) label() string {
 
 func (p *fusedPlan) kernel(outDims []int) kernelFn {
 	return func(b *Backend, in []backends.Buffer) (backends.Buffer, error) {
-		srcs := make([][]float32, len(in))
-		for i, buf := range in {
-			f, err := bufferFloat32(b, buf)
-			if err != nil {
-				return nil, fmt.Errorf("fused input #%d: %w", i, err)
-			}
-			srcs[i] = f
+		srcs, err := float32Inputs(b, in, "fused input")
+		if err != nil {
+			return nil, err
 		}
 		buf, dst, err := newFloat32Buffer(b, outDims)
 		if err != nil {

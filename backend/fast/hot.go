@@ -139,6 +139,20 @@ func bufferFloat32(b *Backend, buf backends.Buffer) ([]float32, error) {
 	return flat, nil
 }
 
+// float32Inputs returns the float32 data of every buffer in bufs; what names
+// them in errors (e.g. "fused input").
+func float32Inputs(b *Backend, bufs []backends.Buffer, what string) ([][]float32, error) {
+	srcs := make([][]float32, len(bufs))
+	for i, buf := range bufs {
+		f, err := bufferFloat32(b, buf)
+		if err != nil {
+			return nil, fmt.Errorf("%s #%d: %w", what, i, err)
+		}
+		srcs[i] = f
+	}
+	return srcs, nil
+}
+
 func newFloat32Buffer(b *Backend, dims []int) (backends.Buffer, []float32, error) {
 	buf, data, err := b.delegate.NewSharedBuffer(0, shapes.Make(dtypes.Float32, dims...))
 	if err != nil {

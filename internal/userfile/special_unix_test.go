@@ -39,4 +39,3 @@ func TestRefusesSpecialFiles(t *testing.T) {
 		}
 	}
 }
-

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"math"
 	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/gomlx/gomlx/backends"
@@ -13,7 +12,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 )
 
-// golden mirrors ../shared/golden/swav_reference.json (see its README).
+// golden mirrors testdata/swav_reference.json (see testdata/README.md).
 type golden struct {
 	Epsilon            float64 `json:"epsilon"`
 	SinkhornIterations int     `json:"sinkhorn_iterations"`
@@ -43,14 +42,20 @@ type golden struct {
 	} `json:"swav_loss_queue"`
 }
 
-// loadGolden reads the reference vectors; CI clones the repository with shared/
-// beside it, so a missing file is a hard failure.
+// goldenPath is the reference vectors' file, committed in the repository, and
+// goldenSHA256 its digest as recorded in testdata/README.md.
+const (
+	goldenPath   = "testdata/swav_reference.json"
+	goldenSHA256 = "e03885823783063308144fd29a37bddd809c6db8823999235fa1ab75284765ca"
+)
+
+// loadGolden reads the reference vectors; a missing file is a hard failure.
 func loadGolden(t *testing.T) *golden {
 	t.Helper()
-	path := filepath.Join("..", "..", "shared", "golden", "swav_reference.json")
+	path := goldenPath
 	data, err := os.ReadFile(path)
 	if err != nil {
-		t.Fatalf("golden file missing (expected shared/ beside the repository): %v", err)
+		t.Fatalf("golden file missing: %v", err)
 	}
 	var g golden
 	if err := json.Unmarshal(data, &g); err != nil {

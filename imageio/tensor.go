@@ -16,12 +16,28 @@ type Tensor struct {
 }
 
 // NewTensor returns a zero-filled h×w×c tensor. It panics if a dimension is
-// negative.
+// negative or h·w·c overflows int.
 func NewTensor(h, w, c int) Tensor {
 	if h < 0 || w < 0 || c < 0 {
 		panic(fmt.Sprintf("imageio: NewTensor(%d, %d, %d): negative dimension", h, w, c))
 	}
-	return Tensor{H: h, W: w, C: c, Pix: make([]float32, h*w*c)}
+	n, ok := mulInt(h, w, c)
+	if !ok {
+		panic(fmt.Sprintf("imageio: NewTensor(%d, %d, %d): size overflows int", h, w, c))
+	}
+	return Tensor{H: h, W: w, C: c, Pix: make([]float32, n)}
+}
+
+// mulInt returns the product of non-negative xs and whether it fits in an int.
+func mulInt(xs ...int) (int, bool) {
+	p := 1
+	for _, x := range xs {
+		if x != 0 && p > math.MaxInt/x {
+			return 0, false
+		}
+		p *= x
+	}
+	return p, true
 }
 
 // At returns the value of channel c of the pixel at row y, column x.
@@ -211,23 +227,123 @@ func CenterCrop(t Tensor, h, w int) Tensor {
 // ResizeShorter resizes t so that its shorter side becomes size, keeping
 // the aspect ratio, like torchvision's Resize(size) with an int: the longer
 // side becomes int(size·long/short) (truncated). A square image becomes
-// size×size. It panics if size is not positive.
+// size×size. It panics if size is not positive, t is empty or the longer side
+// overflows int (see ResizeShorterSize); for sizes or images from untrusted
+// input use ResizeShorterCrop, which returns those as errors and whose memory
+// is bounded by the crop.
 func ResizeShorter(t Tensor, size int) Tensor {
+	outH, outW, err := ResizeShorterSize(t.H, t.W, size)
+	if err != nil {
+		panic("imageio: ResizeShorter: " + err.Error())
+	}
+	return Resize(t, outH, outW)
+}
+
+// ResizeShorterSize returns the size ResizeShorter(t, size) has for a t of
+// h×w: the shorter side becomes size and the longer int(size·long/short). It
+// returns an error if size, h or w is not positive or size·long overflows
+// int64.
+func ResizeShorterSize(h, w, size int) (outH, outW int, err error) {
 	if size <= 0 {
-		panic(fmt.Sprintf("imageio: ResizeShorter(%d): size must be positive", size))
+		return 0, 0, fmt.Errorf("resize to shorter side %d: the size must be positive", size)
 	}
-	if t.H == 0 || t.W == 0 {
-		panic("imageio: ResizeShorter: empty tensor")
+	if h <= 0 || w <= 0 {
+		return 0, 0, fmt.Errorf("resize of an empty %dx%d image", h, w)
 	}
-	short, long := t.H, t.W
-	if t.W <= t.H {
-		short, long = t.W, t.H
+	short, long := h, w
+	if w <= h {
+		short, long = w, h
 	}
-	newLong := int(float64(size*long) / float64(short))
-	if t.W <= t.H {
-		return Resize(t, newLong, size)
+	prod, ok := mulInt(size, long)
+	if !ok {
+		return 0, 0, fmt.Errorf("resizing %dx%d to shorter side %d overflows", w, h, size)
 	}
-	return Resize(t, size, newLong)
+	newLong := int(float64(prod) / float64(short))
+	if w <= h {
+		return newLong, size, nil
+	}
+	return size, newLong, nil
+}
+
+// ResizeShorterCrop returns CenterCrop(ResizeShorter(t, size), cropH, cropW),
+// the evaluation transform (torchvision's Resize(size) then CenterCrop), with
+// the same values, but computes only the resized pixels the crop keeps: its
+// memory and time are bounded by the crop and by the input, never by the
+// resized image, however elongated t is or however large size is. Invalid
+// arguments (size, cropH or cropW not positive, t empty, a resized side that
+// overflows) are errors, not panics.
+func ResizeShorterCrop(t Tensor, size, cropH, cropW int) (Tensor, error) {
+	if cropH <= 0 || cropW <= 0 {
+		return Tensor{}, fmt.Errorf("crop to %dx%d: sizes must be positive", cropW, cropH)
+	}
+	if t.C <= 0 {
+		return Tensor{}, fmt.Errorf("resize of a tensor with %d channels", t.C)
+	}
+	outH, outW, err := ResizeShorterSize(t.H, t.W, size)
+	if err != nil {
+		return Tensor{}, err
+	}
+	if _, ok := mulInt(cropH, cropW, t.C); !ok {
+		return Tensor{}, fmt.Errorf("crop to %dx%dx%d overflows", cropW, cropH, t.C)
+	}
+	out := NewTensor(cropH, cropW, t.C)
+	// The rows [y0, y1) and columns [x0, x1) of the resized image the crop
+	// keeps; resized pixel (y, x) lands at (y−oy, x−ox) of the crop.
+	oy, y0, y1 := centerWindow(outH, cropH)
+	ox, x0, x1 := centerWindow(outW, cropW)
+	if y0 >= y1 || x0 >= x1 {
+		return out, nil
+	}
+	// As Resize: the width first, then the height; only the input rows the
+	// height pass reads go through the width pass.
+	r0, r1 := y0, y1
+	var kh kernel
+	if outH != t.H {
+		kh = bilinearKernelRange(t.H, outH, y0, y1)
+		r0, r1 = t.H, 0
+		for i, st := range kh.start {
+			if len(kh.weights[i]) > 0 {
+				r0, r1 = min(r0, st), max(r1, st+len(kh.weights[i]))
+			}
+		}
+		if r0 >= r1 { // no input row has weight (cannot happen for valid sizes)
+			r0, r1 = 0, 0
+		}
+		for i := range kh.start {
+			kh.start[i] -= r0
+		}
+	}
+	rows := Tensor{H: r1 - r0, W: t.W, C: t.C, Pix: t.Pix[r0*t.W*t.C : r1*t.W*t.C]}
+	var mid Tensor
+	if outW != t.W {
+		mid = resample(rows, bilinearKernelRange(t.W, outW, x0, x1), false)
+	} else {
+		mid = Crop(rows, 0, x0, rows.H, x1-x0)
+	}
+	var block Tensor
+	if outH != t.H {
+		block = resample(mid, kh, true)
+	} else {
+		block = mid // rows are already y0..y1
+	}
+	n := (x1 - x0) * t.C
+	for y := y0; y < y1; y++ {
+		src := block.Pix[(y-y0)*n : (y-y0+1)*n]
+		copy(out.Pix[((y-oy)*cropW+(x0-ox))*t.C:], src)
+	}
+	return out, nil
+}
+
+// centerWindow is CenterCrop along one axis of length size cropped to crop:
+// it returns the crop's origin in the axis's coordinates (negative when the
+// crop pads) and the range [lo, hi) of axis indices the crop keeps.
+func centerWindow(size, crop int) (origin, lo, hi int) {
+	pad, full := 0, size
+	if crop > size {
+		pad, full = (crop-size)/2, crop
+	}
+	origin = int(math.RoundToEven(float64(full-crop)/2)) - pad
+	return origin, max(origin, 0), min(origin+crop, size)
 }
 
 // Resize returns t resampled to outH×outW with antialiased bilinear
@@ -238,6 +354,8 @@ func ResizeShorter(t Tensor, size int) Tensor {
 // to sum to 1 at the borders. Upscaling reduces to ordinary bilinear
 // interpolation with edge clamping. The width is resampled first, then the
 // height, like PIL. It panics if outH or outW is not positive or t is empty.
+// It allocates outH×outW×C values (and t.H×outW×C in between): for sizes from
+// untrusted input use ResizeShorterCrop.
 func Resize(t Tensor, outH, outW int) Tensor {
 	if outH <= 0 || outW <= 0 {
 		panic(fmt.Sprintf("imageio: Resize to %dx%d: sizes must be positive", outH, outW))
@@ -267,20 +385,24 @@ type kernel struct {
 
 // bilinearKernel computes PIL's precompute_coeffs for the bilinear
 // (triangle) filter, mapping in samples to out samples.
-func bilinearKernel(in, out int) kernel {
+func bilinearKernel(in, out int) kernel { return bilinearKernelRange(in, out, 0, out) }
+
+// bilinearKernelRange is bilinearKernel for the output indices [lo, hi) only,
+// stored from index 0: the same weights, computed the same way.
+func bilinearKernelRange(in, out, lo, hi int) kernel {
 	scale := float64(in) / float64(out)
 	filterScale := max(scale, 1)
 	support := 1.0 * filterScale // the triangle filter has support 1
 	ss := 1 / filterScale
-	k := kernel{start: make([]int, out), weights: make([][]float64, out)}
-	for i := 0; i < out; i++ {
+	k := kernel{start: make([]int, hi-lo), weights: make([][]float64, hi-lo)}
+	for i := lo; i < hi; i++ {
 		center := (float64(i) + 0.5) * scale
-		lo := max(int(center-support+0.5), 0) // int() truncates toward 0, as C does
-		hi := min(int(center+support+0.5), in)
-		w := make([]float64, max(hi-lo, 0))
+		first := max(int(center-support+0.5), 0) // int() truncates toward 0, as C does
+		last := min(int(center+support+0.5), in)
+		w := make([]float64, max(last-first, 0))
 		sum := 0.0
 		for j := range w {
-			d := math.Abs((float64(j+lo) - center + 0.5) * ss)
+			d := math.Abs((float64(j+first) - center + 0.5) * ss)
 			if d < 1 {
 				w[j] = 1 - d
 			}
@@ -291,7 +413,7 @@ func bilinearKernel(in, out int) kernel {
 				w[j] /= sum
 			}
 		}
-		k.start[i], k.weights[i] = lo, w
+		k.start[i-lo], k.weights[i-lo] = first, w
 	}
 	return k
 }
@@ -300,7 +422,16 @@ func bilinearKernel(in, out int) kernel {
 // to n samples, accumulating in float64.
 func resizeAxis(t Tensor, n int, vertical bool) Tensor {
 	if vertical {
-		k := bilinearKernel(t.H, n)
+		return resample(t, bilinearKernel(t.H, n), true)
+	}
+	return resample(t, bilinearKernel(t.W, n), false)
+}
+
+// resample applies kernel k along one axis of t (rows when vertical, else
+// columns): the output has len(k.start) samples on that axis.
+func resample(t Tensor, k kernel, vertical bool) Tensor {
+	n := len(k.start)
+	if vertical {
 		out := NewTensor(n, t.W, t.C)
 		rowLen := t.W * t.C
 		acc := make([]float64, rowLen)
@@ -319,7 +450,6 @@ func resizeAxis(t Tensor, n int, vertical bool) Tensor {
 		}
 		return out
 	}
-	k := bilinearKernel(t.W, n)
 	out := NewTensor(t.H, n, t.C)
 	acc := make([]float64, t.C)
 	for y := 0; y < t.H; y++ {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -46,6 +47,9 @@ type ConvertOptions struct {
 	BackboneOnly bool
 	// Source names the original file in the header; ConvertFile fills it in when empty.
 	Source string
+	// Read bounds how ConvertFile reads its input (see ReadStateDictWith); the zero
+	// value caps the file at DefaultMaxFileBytes.
+	Read ReadOptions
 	// Logf, when set, receives a line for each decision worth knowing: the keys ignored,
 	// the "module." prefix removed, the inferred architecture.
 	Logf func(format string, args ...any)
@@ -71,7 +75,7 @@ func ConvertFile(in, out string, opts ConvertOptions) error {
 	if same(in, out) {
 		return fmt.Errorf("torchimport: %s: the output would overwrite the input", out)
 	}
-	sd, err := ReadStateDict(in)
+	sd, err := ReadStateDictWith(in, opts.Read)
 	if err != nil {
 		return err
 	}
@@ -113,6 +117,15 @@ func same(a, b string) bool {
 // differs from what it expects are reported together in one error wrapping
 // ErrArchitecture.
 //
+// Every tensor the network uses must be floating point (float32, float16, bfloat16 or
+// float64): a weight, bias or batch-norm statistic stored as an integer or bool type
+// is refused (ErrArchitecture, naming the tensors and their types), as PyTorch would
+// not train or load one; num_batches_tracked, an int64 counter, is ignored as said.
+// Their values must be finite, and batch norms' running variances non-negative:
+// otherwise the error wraps ErrInvalidValues and names the tensors (a diverged
+// training's NaN weights would make every embedding NaN). A tensor whose Data does not
+// hold exactly the elements its Shape needs is refused with ErrCorrupt.
+//
 // Convolution weights are transposed from PyTorch's [out, in, kh, kw] to swav-go's
 // [kh, kw, in, out] and linear weights from [out, in] to [in, out]; values are not
 // otherwise changed.
@@ -148,6 +161,9 @@ func convert(stateDict map[string]Tensor, opts ConvertOptions) (*checkpoint.File
 	}
 	params := layout(cfg, head)
 	if err := compare(sd, params); err != nil {
+		return nil, err
+	}
+	if err := checkValues(sd, params); err != nil {
 		return nil, err
 	}
 	pre := DefaultPreprocess()
@@ -235,7 +251,7 @@ func normalizeKeys(in map[string]Tensor, opts ConvertOptions) (map[string]Tensor
 			n *= d
 		}
 		if n != len(t.Data) {
-			bad = append(bad, fmt.Sprintf("%s (shape %v, %d values)", k, t.Shape, len(t.Data)))
+			bad = append(bad, fmt.Sprintf("%s (shape %s, %d values)", short(k), short(fmt.Sprint(t.Shape)), len(t.Data)))
 			continue
 		}
 		key := k
@@ -258,13 +274,12 @@ func normalizeKeys(in map[string]Tensor, opts ConvertOptions) (map[string]Tensor
 			continue
 		}
 		if _, dup := out[key]; dup {
-			return nil, nil, fmt.Errorf("%w: keys %q and %q both map to %q", ErrArchitecture, "module."+key, key, key)
+			return nil, nil, fmt.Errorf("%w: keys %q and %q both map to %q", ErrArchitecture, short("module."+key), short(key), short(key))
 		}
 		out[key] = t
 	}
 	if len(bad) > 0 {
-		sort.Strings(bad)
-		return nil, nil, fmt.Errorf("tensors whose data does not match their shape: %s", strings.Join(bad, ", "))
+		return nil, nil, fmt.Errorf("%w: tensors whose data does not match their shape: %s", ErrCorrupt, list(bad))
 	}
 	sort.Strings(ignored)
 	if stripped > 0 {
@@ -330,7 +345,7 @@ func inferConfig(sd map[string]Tensor, opts ConvertOptions) (model.Config, headK
 		s, _ := strconv.Atoi(m[1])
 		b, _ := strconv.Atoi(m[2])
 		if s > maxStages || b >= maxBlocks {
-			return cfg, head, fmt.Errorf("%w: key %s is beyond %d stages of %d blocks", ErrArchitecture, k, maxStages, maxBlocks)
+			return cfg, head, fmt.Errorf("%w: key %s is beyond %d stages of %d blocks", ErrArchitecture, short(k), maxStages, maxBlocks)
 		}
 		for len(layers) < s {
 			layers = append(layers, 0)
@@ -553,12 +568,12 @@ func compare(sd map[string]Tensor, params []param) error {
 		case !ok:
 			missing = append(missing, fmt.Sprintf("%s %v", p.torch, p.shape))
 		case !equalInts(t.Shape, p.shape):
-			mismatched = append(mismatched, fmt.Sprintf("%s is %v, expected %v", p.torch, t.Shape, p.shape))
+			mismatched = append(mismatched, fmt.Sprintf("%s is %s, expected %v", p.torch, short(fmt.Sprint(t.Shape)), p.shape))
 		}
 	}
 	for k, t := range sd {
 		if _, ok := want[k]; !ok {
-			unknown = append(unknown, fmt.Sprintf("%s %v", k, t.Shape))
+			unknown = append(unknown, fmt.Sprintf("%s %s", short(k), short(fmt.Sprint(t.Shape))))
 		}
 	}
 	if len(missing)+len(mismatched)+len(unknown) == 0 {
@@ -570,11 +585,78 @@ func compare(sd map[string]Tensor, params []param) error {
 		list []string
 	}{{"unknown keys", unknown}, {"missing keys", missing}, {"shape mismatches", mismatched}} {
 		if len(g.list) > 0 {
-			sort.Strings(g.list)
-			parts = append(parts, fmt.Sprintf("%d %s: %s", len(g.list), g.what, strings.Join(g.list, ", ")))
+			parts = append(parts, fmt.Sprintf("%d %s: %s", len(g.list), g.what, list(g.list)))
 		}
 	}
 	return fmt.Errorf("%w: %s", ErrArchitecture, strings.Join(parts, "; "))
+}
+
+// floatDTypes are the element types a parameter may be stored with ("" is a tensor
+// built in Go, float32).
+var floatDTypes = map[string]bool{"": true, "float32": true, "float16": true, "bfloat16": true, "float64": true}
+
+// checkValues checks the element type and values of every tensor the network uses,
+// reporting all the offending tensors at once.
+func checkValues(sd map[string]Tensor, params []param) error {
+	var nonFloat, invalid []string
+	for _, p := range params {
+		t := sd[p.torch]
+		if !floatDTypes[t.DType] {
+			nonFloat = append(nonFloat, fmt.Sprintf("%s (%s)", p.torch, t.DType))
+			continue
+		}
+		nonFinite, negative, first := 0, 0, -1
+		variance := strings.HasSuffix(p.torch, "."+model.RunningVarVar)
+		for i, v := range t.Data {
+			switch {
+			case math.IsNaN(float64(v)) || math.IsInf(float64(v), 0):
+				nonFinite++
+			case variance && v < 0:
+				negative++
+			default:
+				continue
+			}
+			if first < 0 {
+				first = i
+			}
+		}
+		switch {
+		case nonFinite > 0 && negative > 0:
+			invalid = append(invalid, fmt.Sprintf("%s (%d NaN or infinite and %d negative values of %d, the first at index %d: %v)",
+				p.torch, nonFinite, negative, len(t.Data), first, t.Data[first]))
+		case nonFinite > 0:
+			invalid = append(invalid, fmt.Sprintf("%s (%d NaN or infinite values of %d, the first at index %d: %v)",
+				p.torch, nonFinite, len(t.Data), first, t.Data[first]))
+		case negative > 0:
+			invalid = append(invalid, fmt.Sprintf("%s (%d negative variances of %d, the first at index %d: %v)",
+				p.torch, negative, len(t.Data), first, t.Data[first]))
+		}
+	}
+	if len(nonFloat) > 0 {
+		return fmt.Errorf("%w: parameters must be float32, float16, bfloat16 or float64; %d are not: %s",
+			ErrArchitecture, len(nonFloat), list(nonFloat))
+	}
+	if len(invalid) > 0 {
+		return fmt.Errorf("%w: %d tensors: %s", ErrInvalidValues, len(invalid), list(invalid))
+	}
+	return nil
+}
+
+// list sorts and joins items for an error message, at most 20 of them.
+func list(items []string) string {
+	sort.Strings(items)
+	if len(items) > 20 {
+		items = append(items[:20:20], fmt.Sprintf("and %d more", len(items)-20))
+	}
+	return strings.Join(items, ", ")
+}
+
+// short shortens a name from the file for an error message.
+func short(s string) string {
+	if len(s) > maxShown {
+		return fmt.Sprintf("%s… (%d bytes)", s[:maxShown], len(s))
+	}
+	return s
 }
 
 // listShapes lists a state dict's keys with their shapes, for errors (at most 40).
@@ -593,7 +675,7 @@ func listShapes(sd map[string]Tensor) string {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		fmt.Fprintf(&b, "%s %v", k, sd[k].Shape)
+		fmt.Fprintf(&b, "%s %s", short(k), short(fmt.Sprint(sd[k].Shape)))
 	}
 	return b.String()
 }

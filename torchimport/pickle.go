@@ -17,7 +17,9 @@ import (
 // strings, globals, persistent ids). It never executes anything: a global is a name, and
 // calling one (REDUCE, NEWOBJ) builds a tensor for the few torch rebuild functions it
 // knows and an inert pyObject otherwise. Every length read from the input is checked
-// before it is used to allocate, and nothing recurses, so hostile input yields an error.
+// before it is used to allocate, nothing recurses, and what the decoded values occupy is
+// charged against a memory budget (a pickle of a few bytes per opcode could otherwise
+// build objects of a hundred bytes each), so hostile input yields an error.
 
 // Limits of the unpickler.
 const (
@@ -27,6 +29,22 @@ const (
 	maxPickleMemo   = 1 << 24  // largest memo index
 	maxPickleLine   = 4096     // longest text line (GLOBAL, INT, PUT, ...)
 	maxPickleLong   = 256      // longest LONG1/LONG4 integer, in bytes
+	// maxPickleMemory is the default budget for the decoded values, in (approximate)
+	// bytes. A state dict's pickle, even a training checkpoint's with its optimizer
+	// state, needs a few MiB at most.
+	maxPickleMemory = 256 << 20
+)
+
+// Approximate sizes, in bytes, charged against the memory budget for what each opcode
+// allocates (Go's own sizes rounded up, plus slice growth and map overhead).
+const (
+	costScalar    = 16  // a boxed int64 or float64
+	costString    = 32  // a string or bytes header, beyond its bytes
+	costItem      = 32  // one slot of a tuple, list or stack (with growth)
+	costContainer = 64  // a tuple, list, global or inert object
+	costDict      = 128 // an empty dict
+	costDictItem  = 112 // one key and value of a dict, with its index entry
+	costMemo      = 64  // one memo entry
 )
 
 // Values the unpickler produces. Python None is nil; bool is bool; int is int64 (or
@@ -79,7 +97,14 @@ func (d *pyDict) get(key string) (any, bool) {
 	return d.values[i], true
 }
 
-func (g *pyGlobal) String() string { return g.module + "." + g.name }
+// String is the global's dotted name, shortened when long (it appears in errors).
+func (g *pyGlobal) String() string {
+	s := g.module + "." + g.name
+	if len(s) > 2*maxShown {
+		s = s[:2*maxShown] + "…"
+	}
+	return s
+}
 
 // unpickler decodes one pickle from r. persistentLoad resolves persistent ids (torch's
 // storages); call resolves calls of globals (REDUCE and NEWOBJ) and returns handled
@@ -90,6 +115,7 @@ type unpickler struct {
 	stack          []any
 	marks          []int
 	memo           map[int64]any
+	mem            *budget // nil: a fresh budget of maxPickleMemory per load
 	persistentLoad func(pid any) (any, error)
 	call           func(fn *pyGlobal, args pyTuple) (result any, handled bool, err error)
 }
@@ -99,6 +125,33 @@ var (
 	errPickle          = errors.New("malformed pickle")
 	errTruncatedPickle = errors.New("pickle ends early")
 )
+
+// budget is a memory allowance in bytes, shared by the steps of one read.
+type budget struct {
+	left, limit int64
+	what        string // what it bounds, for the error
+}
+
+func newBudget(limit int64, what string) *budget {
+	return &budget{left: limit, limit: limit, what: what}
+}
+
+// take charges n bytes, failing with ErrTooLarge once the allowance is spent.
+func (b *budget) take(n int64) error {
+	if n < 0 || n > b.left {
+		return fmt.Errorf("%w: %s need more than the %d-byte limit", ErrTooLarge, b.what, b.limit)
+	}
+	b.left -= n
+	return nil
+}
+
+// alloc charges n bytes of decoded values to the unpickler's budget.
+func (u *unpickler) alloc(n int64) error {
+	if err := u.mem.take(n); err != nil {
+		return fmt.Errorf("at byte %d: %w", u.pos, err)
+	}
+	return nil
+}
 
 func (u *unpickler) fail(format string, args ...any) error {
 	return fmt.Errorf("%w at byte %d: %s", errPickle, u.pos, fmt.Sprintf(format, args...))
@@ -130,6 +183,11 @@ func (u *unpickler) eof(err error) error {
 func (u *unpickler) readN(n uint64) ([]byte, error) {
 	if n > maxPickleString {
 		return nil, u.fail("object of %d bytes exceeds the %d-byte limit", n, maxPickleString)
+	}
+	if n > 8 {
+		if err := u.alloc(int64(n)); err != nil {
+			return nil, err
+		}
 	}
 	if n <= 1<<16 {
 		b := make([]byte, n)
@@ -170,6 +228,9 @@ func (u *unpickler) readLine() (string, error) {
 			return "", err
 		}
 		if c == '\n' {
+			if err := u.alloc(costString + int64(len(b))); err != nil {
+				return "", err
+			}
 			return string(b), nil
 		}
 		if len(b) >= maxPickleLine {
@@ -183,8 +244,21 @@ func (u *unpickler) push(v any) error {
 	if len(u.stack) >= maxPickleStack {
 		return u.fail("stack deeper than %d", maxPickleStack)
 	}
+	if len(u.stack) == cap(u.stack) { // the stack grows: a new array of about twice the size
+		if err := u.alloc(costItem * int64(cap(u.stack)+1)); err != nil {
+			return err
+		}
+	}
 	u.stack = append(u.stack, v)
 	return nil
+}
+
+// pushNew pushes a value just built, charging cost bytes for it.
+func (u *unpickler) pushNew(v any, cost int64) error {
+	if err := u.alloc(cost); err != nil {
+		return err
+	}
+	return u.push(v)
 }
 
 func (u *unpickler) pop() (any, error) {
@@ -220,6 +294,9 @@ func (u *unpickler) popMark() ([]any, error) {
 	}
 	m := u.marks[len(u.marks)-1]
 	u.marks = u.marks[:len(u.marks)-1]
+	if err := u.alloc(costItem * int64(len(u.stack)-m)); err != nil {
+		return nil, err
+	}
 	items := append([]any(nil), u.stack[m:]...)
 	u.stack = u.stack[:m]
 	return items, nil
@@ -232,6 +309,11 @@ func (u *unpickler) memoPut(i int64) error {
 	v, err := u.top()
 	if err != nil {
 		return err
+	}
+	if _, ok := u.memo[i]; !ok {
+		if err := u.alloc(costMemo); err != nil {
+			return err
+		}
 	}
 	u.memo[i] = v
 	return nil
@@ -248,6 +330,9 @@ func (u *unpickler) memoGet(i int64) error {
 // load decodes one pickle, up to and including its STOP opcode.
 func (u *unpickler) load() (result any, err error) {
 	u.memo = make(map[int64]any)
+	if u.mem == nil {
+		u.mem = newBudget(maxPickleMemory, "the pickle's values")
+	}
 	for {
 		op, err := u.readByte()
 		if err != nil {
@@ -313,19 +398,19 @@ func (u *unpickler) step(op byte) error {
 		if err != nil {
 			return err
 		}
-		return u.push(int64(int32(uint32(v))))
+		return u.pushNew(int64(int32(uint32(v))), costScalar)
 	case 'K': // BININT1
 		v, err := u.readUint(1)
 		if err != nil {
 			return err
 		}
-		return u.push(int64(v))
+		return u.pushNew(int64(v), costScalar)
 	case 'M': // BININT2
 		v, err := u.readUint(2)
 		if err != nil {
 			return err
 		}
-		return u.push(int64(v))
+		return u.pushNew(int64(v), costScalar)
 	case 0x8a, 0x8b: // LONG1, LONG4
 		size := 1
 		if op == 0x8b {
@@ -342,7 +427,7 @@ func (u *unpickler) step(op byte) error {
 		if err != nil {
 			return err
 		}
-		return u.push(decodeLong(b))
+		return u.pushNew(decodeLong(b), costString+2*int64(n))
 	case 'I': // INT (text; "01"/"00" are True/False)
 		line, err := u.readLine()
 		if err != nil {
@@ -358,45 +443,42 @@ func (u *unpickler) step(op byte) error {
 		if perr != nil {
 			return u.fail("INT %q: %v", line, perr)
 		}
-		return u.push(v)
+		return u.pushNew(v, costScalar)
 	case 'G': // BINFLOAT, big-endian
 		b, err := u.readN(8)
 		if err != nil {
 			return err
 		}
-		return u.push(math.Float64frombits(binary.BigEndian.Uint64(b)))
+		return u.pushNew(math.Float64frombits(binary.BigEndian.Uint64(b)), costScalar)
 	case 'X', 0x8c, 0x8d, 'T', 'U', 'B', 'C', 0x8e: // strings and bytes
 		return u.readString(op)
 	case ')': // EMPTY_TUPLE
-		return u.push(pyTuple{})
+		return u.pushNew(pyTuple{}, costContainer)
 	case 't': // TUPLE
 		items, err := u.popMark()
 		if err != nil {
 			return err
 		}
-		return u.push(pyTuple(items))
+		return u.pushNew(pyTuple(items), costContainer)
 	case 0x85, 0x86, 0x87: // TUPLE1, TUPLE2, TUPLE3
 		n := int(op-0x85) + 1
 		if len(u.stack)-u.lastMark() < n {
 			return u.fail("TUPLE%d with fewer than %d values", n, n)
 		}
+		if err := u.alloc(costContainer + costItem*int64(n)); err != nil {
+			return err
+		}
 		t := append(pyTuple(nil), u.stack[len(u.stack)-n:]...)
 		u.stack = u.stack[:len(u.stack)-n]
 		return u.push(t)
 	case ']', 0x8f: // EMPTY_LIST, EMPTY_SET
-		return u.push(&pyList{})
-	case 'l': // LIST
+		return u.pushNew(&pyList{}, costContainer)
+	case 'l', 0x91: // LIST, FROZENSET
 		items, err := u.popMark()
 		if err != nil {
 			return err
 		}
-		return u.push(&pyList{items: items})
-	case 0x91: // FROZENSET
-		items, err := u.popMark()
-		if err != nil {
-			return err
-		}
-		return u.push(&pyList{items: items})
+		return u.pushNew(&pyList{items: items}, costContainer)
 	case 'a': // APPEND
 		v, err := u.pop()
 		if err != nil {
@@ -410,7 +492,7 @@ func (u *unpickler) step(op byte) error {
 		}
 		return u.appendTo(items)
 	case '}': // EMPTY_DICT
-		return u.push(&pyDict{})
+		return u.pushNew(&pyDict{}, costDict)
 	case 'd': // DICT
 		items, err := u.popMark()
 		if err != nil {
@@ -420,7 +502,7 @@ func (u *unpickler) step(op byte) error {
 		if err := u.setItems(d, items); err != nil {
 			return err
 		}
-		return u.push(d)
+		return u.pushNew(d, costDict)
 	case 's': // SETITEM
 		v, err := u.pop()
 		if err != nil {
@@ -454,7 +536,7 @@ func (u *unpickler) step(op byte) error {
 		if err != nil {
 			return err
 		}
-		return u.push(&pyGlobal{module: module, name: name})
+		return u.pushNew(&pyGlobal{module: module, name: name}, costContainer)
 	case 0x93: // STACK_GLOBAL
 		name, err := u.pop()
 		if err != nil {
@@ -469,7 +551,7 @@ func (u *unpickler) step(op byte) error {
 		if !ok1 || !ok2 {
 			return u.fail("STACK_GLOBAL needs two strings")
 		}
-		return u.push(&pyGlobal{module: ms, name: ns})
+		return u.pushNew(&pyGlobal{module: ms, name: ns}, costContainer)
 	case 'R', 0x81: // REDUCE, NEWOBJ
 		args, err := u.pop()
 		if err != nil {
@@ -598,10 +680,10 @@ func (u *unpickler) readString(op byte) error {
 	}
 	switch op {
 	case 'B', 'C', 0x8e:
-		return u.push(b)
+		return u.pushNew(b, costString)
 	}
-	// Unicode (and Python 2 str, which torch decodes as text) become Go strings.
-	return u.push(string(b))
+	// Unicode (and Python 2 str, which torch decodes as text) become Go strings (a copy).
+	return u.pushNew(string(b), costString+int64(len(b)))
 }
 
 func (u *unpickler) topDict() (*pyDict, error) {
@@ -620,6 +702,9 @@ func (u *unpickler) setItems(d *pyDict, items []any) error {
 	if len(items)%2 != 0 {
 		return u.fail("odd number of dict items")
 	}
+	if err := u.alloc(costDictItem * int64(len(items)/2)); err != nil {
+		return err
+	}
 	for i := 0; i < len(items); i += 2 {
 		d.set(items[i], items[i+1])
 	}
@@ -634,6 +719,9 @@ func (u *unpickler) appendTo(items []any) error {
 	l, ok := v.(*pyList)
 	if !ok {
 		return u.fail("APPEND to a %s", typeName(v))
+	}
+	if err := u.alloc(costItem * int64(len(items))); err != nil {
+		return err
 	}
 	l.items = append(l.items, items...)
 	return nil
@@ -652,7 +740,7 @@ func (u *unpickler) callGlobal(fn, args any) error {
 		if len(t) != 0 {
 			return u.fail("OrderedDict built from arguments is not supported")
 		}
-		return u.push(&pyDict{})
+		return u.pushNew(&pyDict{}, costDict)
 	}
 	if u.call != nil {
 		v, handled, err := u.call(g, t)
@@ -660,10 +748,10 @@ func (u *unpickler) callGlobal(fn, args any) error {
 			return u.failWith(err, "%s", g)
 		}
 		if handled {
-			return u.push(v)
+			return u.pushNew(v, 2*costContainer+costItem*int64(len(t)))
 		}
 	}
-	return u.push(&pyObject{class: g, args: t})
+	return u.pushNew(&pyObject{class: g, args: t}, costContainer)
 }
 
 func (u *unpickler) persistent(pid any) error {
@@ -674,10 +762,11 @@ func (u *unpickler) persistent(pid any) error {
 	if err != nil {
 		return u.failWith(err, "persistent id")
 	}
-	return u.push(v)
+	return u.pushNew(v, 2*costContainer)
 }
 
-// decodeLong decodes a little-endian two's complement integer (LONG1, LONG4).
+// decodeLong decodes a little-endian two's complement integer (LONG1, LONG4): an int64
+// when it fits, whatever the length of its encoding, else a *big.Int.
 func decodeLong(b []byte) any {
 	if len(b) == 0 {
 		return int64(0)
@@ -697,6 +786,9 @@ func decodeLong(b []byte) any {
 	v := new(big.Int).SetBytes(be)
 	if b[len(b)-1]&0x80 != 0 {
 		v.Sub(v, new(big.Int).Lsh(big.NewInt(1), uint(8*len(b))))
+	}
+	if v.IsInt64() { // a needlessly long encoding: the same int as a short one
+		return v.Int64()
 	}
 	return v
 }

@@ -10,9 +10,11 @@ import (
 	"io"
 	"math"
 	"math/big"
-	"os"
 	"sort"
+	"strconv"
 	"strings"
+
+	"github.com/swav-go/swav/internal/userfile"
 )
 
 // Sentinel errors. An error of ReadStateDict, Convert or ConvertFile about what a file
@@ -30,15 +32,25 @@ var (
 	// big-endian files, complex or quantized tensors.
 	ErrUnsupported = errors.New("unsupported PyTorch checkpoint")
 	// ErrArchitecture means the state dict is not one of the networks swav-go
-	// implements (a torchvision-layout ResNet, optionally with SwAV's head).
+	// implements (a torchvision-layout ResNet, optionally with SwAV's head), or a
+	// parameter it needs is not stored as floating point.
 	ErrArchitecture = errors.New("state dict does not match a supported network")
+	// ErrTooLarge means reading the file would exceed a limit of ReadOptions (its size,
+	// or the memory its tensors need) or of the pickle reader (the memory its decoded
+	// values need, the size of the zip directory).
+	ErrTooLarge = errors.New("PyTorch checkpoint exceeds the reader's limits")
+	// ErrInvalidValues means a parameter the network uses holds NaN or infinite values,
+	// or a batch norm's running variance is negative: a diverged or damaged model, which
+	// would compute NaN embeddings.
+	ErrInvalidValues = errors.New("state dict holds invalid values")
 )
 
 // Tensor is one array of a PyTorch state dict, converted to float32.
 type Tensor struct {
 	// DType is the element type the file stores it with: "float32", "float16",
 	// "bfloat16", "float64", "int64", "int32", "int16", "int8", "uint8" or "bool".
-	// Integers convert exactly up to 2^24 in magnitude.
+	// Integers convert exactly up to 2^24 in magnitude. Convert takes "" (a tensor
+	// built in Go) as "float32".
 	DType string
 	// Shape is the PyTorch size, outermost first (empty for a scalar).
 	Shape []int
@@ -55,7 +67,52 @@ const (
 	maxBroadcast = 1 << 20
 	// maxDeflateRatio bounds a deflated zip entry's size by its compressed size.
 	maxDeflateRatio = 1032
+	// maxZipDirectory bounds the bytes archive/zip may read to list the archive: its
+	// central directory and end record. Each entry costs archive/zip about five times
+	// its directory record; a state dict's archive has one record of about 100 bytes
+	// per storage.
+	maxZipDirectory = 16 << 20
+	// tensorSlack is added to the default tensor budget (three times the file's size),
+	// for broadcast tensors and small files.
+	tensorSlack = 64 << 20
 )
+
+// DefaultMaxFileBytes is the largest PyTorch file ReadStateDict opens by default:
+// 4 GiB, above the largest released SwAV model (ResNet-50-w5, about 2.3 GB, 586 million
+// float32 parameters).
+const DefaultMaxFileBytes = 4 << 30
+
+// ReadOptions bound ReadStateDictWith. The zero value applies the defaults.
+type ReadOptions struct {
+	// MaxFileBytes caps the file's size, checked before anything is read: a larger file
+	// is refused with an error wrapping ErrTooLarge. Zero means DefaultMaxFileBytes,
+	// a negative value no cap.
+	MaxFileBytes int64
+	// MaxTensorBytes caps the memory the tensors need: the bytes of the storages read
+	// plus four bytes per element of the float32 tensors decoded from them. Zero means
+	// three times the file's size plus 64 MiB, which a float32 file (twice its size) or
+	// a float16 one (three times) fits; a file whose tensors share storages many times
+	// over, or broadcast a few values to huge shapes, is refused with an error wrapping
+	// ErrTooLarge.
+	MaxTensorBytes int64
+}
+
+// limits are the bounds of one read, resolved from ReadOptions and the file's size.
+type limits struct {
+	tensorBytes int64 // storages read plus float32 tensors decoded
+	pickleBytes int64 // decoded pickle values (all the pickles of a legacy file)
+}
+
+func (o ReadOptions) limits(size int64) limits {
+	l := limits{tensorBytes: o.MaxTensorBytes, pickleBytes: maxPickleMemory}
+	if l.tensorBytes <= 0 {
+		l.tensorBytes = tensorSlack
+		if size < (math.MaxInt64-tensorSlack)/3 {
+			l.tensorBytes += 3 * size
+		}
+	}
+	return l
+}
 
 // legacyMagic is the number legacy (pre-1.6) torch.save files start with.
 const legacyMagic = "1950a86a20f9469cfc6c"
@@ -71,28 +128,42 @@ const legacyMagic = "1950a86a20f9469cfc6c"
 // file is executed: pickled globals are names, not code. Sizes in the file are checked
 // against the file's length before they are used, so a truncated or hostile file yields
 // an error wrapping ErrCorrupt, ErrNotCheckpoint or ErrUnsupported, never a panic.
-func ReadStateDict(path string) (sd map[string]Tensor, err error) {
-	f, err := os.Open(path)
-	if err != nil {
+//
+// ReadStateDict applies the default ReadOptions: files over DefaultMaxFileBytes are
+// refused, and only regular files are opened (a directory, FIFO or device is refused
+// by name and reason without blocking; the error wraps ErrNotCheckpoint and
+// userfile's ErrNotRegular).
+func ReadStateDict(path string) (map[string]Tensor, error) {
+	return ReadStateDictWith(path, ReadOptions{})
+}
+
+// ReadStateDictWith is ReadStateDict with the bounds of opts. Exceeding one of them
+// gives an error wrapping ErrTooLarge.
+func ReadStateDictWith(path string, opts ReadOptions) (map[string]Tensor, error) {
+	maxFile := opts.MaxFileBytes
+	if maxFile == 0 {
+		maxFile = DefaultMaxFileBytes
+	}
+	f, err := userfile.Open(path, maxFile)
+	switch {
+	case errors.Is(err, userfile.ErrNotRegular):
+		return nil, fmt.Errorf("torchimport: %w: %w", ErrNotCheckpoint, err)
+	case errors.Is(err, userfile.ErrTooLarge):
+		return nil, fmt.Errorf("torchimport: %w (ReadOptions.MaxFileBytes): %w", ErrTooLarge, err)
+	case err != nil:
 		return nil, fmt.Errorf("torchimport: %w", err)
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("torchimport: %w", err)
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("torchimport: %s: %w: not a regular file", path, ErrNotCheckpoint)
-	}
-	sd, err = readStateDict(f, fi.Size())
+	// The size was checked against the cap; reading stops there even if the file grows.
+	sd, err := readStateDict(io.NewSectionReader(f.OS(), 0, f.Size()), f.Size(), opts.limits(f.Size()))
 	if err != nil {
 		return nil, fmt.Errorf("torchimport: %s: %w", path, err)
 	}
 	return sd, nil
 }
 
-// readStateDict is ReadStateDict on size bytes of r.
-func readStateDict(r io.ReaderAt, size int64) (sd map[string]Tensor, err error) {
+// readStateDict is ReadStateDict on size bytes of r, within lim.
+func readStateDict(r io.ReaderAt, size int64, lim limits) (sd map[string]Tensor, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			sd, err = nil, fmt.Errorf("%w: internal error while reading: %v", ErrCorrupt, p)
@@ -108,9 +179,9 @@ func readStateDict(r io.ReaderAt, size int64) (sd map[string]Tensor, err error) 
 	case n == 0:
 		return nil, fmt.Errorf("%w: the file is empty", ErrNotCheckpoint)
 	case bytes.HasPrefix(head, []byte("PK\x03\x04")) || bytes.HasPrefix(head, []byte("PK\x05\x06")):
-		return readZip(r, size)
+		return readZip(r, size, lim)
 	case head[0] == 0x80:
-		return readLegacy(io.NewSectionReader(r, 0, size), size)
+		return readLegacy(io.NewSectionReader(r, 0, size), size, lim)
 	case n >= 262 && string(head[257:262]) == "ustar":
 		return nil, fmt.Errorf("%w: a tar archive (the format of PyTorch < 0.4); load and re-save it with a current PyTorch", ErrUnsupported)
 	case bytes.HasPrefix(head, []byte("SWAVCKPT")):
@@ -212,25 +283,81 @@ type storages struct {
 func (s *storages) root(key string, cls any, numel any) (*storageRoot, error) {
 	g, ok := cls.(*pyGlobal)
 	if !ok || g.module != "torch" {
-		return nil, fmt.Errorf("storage %q has type %s", key, typeName(cls))
+		return nil, fmt.Errorf("storage %s has type %s", clip(key), typeName(cls))
 	}
 	typ, ok := storageTypeOf(g.name)
 	if !ok {
-		return nil, fmt.Errorf("%w: storage type %s", ErrUnsupported, g)
+		return nil, fmt.Errorf("%w: storage type %s", ErrUnsupported, clip(g.String()))
 	}
 	n, ok := numel.(int64)
 	if !ok || n < 0 || n > math.MaxInt64/8 {
-		return nil, fmt.Errorf("storage %q has size %v", key, numel)
+		return nil, fmt.Errorf("storage %s has size %s", clip(key), clip(numel))
 	}
 	if r, ok := s.roots[key]; ok {
 		if r.typ.dtype != typ.dtype || r.numel != n {
-			return nil, fmt.Errorf("storage %q is declared twice differently", key)
+			return nil, fmt.Errorf("storage %s is declared twice differently", clip(key))
 		}
 		return r, nil
 	}
 	r := &storageRoot{key: key, typ: typ, numel: n}
 	s.roots[key] = r
 	return r, nil
+}
+
+// zipStorage resolves a persistent id of a zip archive's pickle:
+// ("storage", storage class, key, location, numel).
+func (s *storages) zipStorage(pid any) (any, error) {
+	t, ok := pid.(pyTuple)
+	if !ok || len(t) < 5 || t[0] != "storage" {
+		return nil, fmt.Errorf("%w: persistent id is not a storage", ErrUnsupported)
+	}
+	key, ok := t[2].(string)
+	if !ok || key == "" || strings.ContainsAny(key, "/\\") || key == "." || key == ".." {
+		return nil, fmt.Errorf("storage key %s", clip(t[2]))
+	}
+	root, err := s.root(key, t[1], t[4])
+	if err != nil {
+		return nil, err
+	}
+	return &storageRef{root: root, numel: root.numel}, nil
+}
+
+// legacyStorage resolves a persistent id of a legacy stream's pickle:
+// ("storage", storage class, key, location, numel, view), the view None or
+// (view key, offset, numel) in elements.
+func (s *storages) legacyStorage(pid any) (any, error) {
+	t, ok := pid.(pyTuple)
+	if !ok || len(t) < 1 {
+		return nil, fmt.Errorf("%w: persistent id is a %s", ErrUnsupported, typeName(pid))
+	}
+	if t[0] == "module" {
+		return nil, fmt.Errorf("%w: a pickled nn.Module (torch.save(model)); save model.state_dict() instead", ErrUnsupported)
+	}
+	if t[0] != "storage" || len(t) < 6 {
+		return nil, fmt.Errorf("%w: persistent id is not a storage", ErrUnsupported)
+	}
+	key, ok := t[2].(string)
+	if !ok {
+		return nil, fmt.Errorf("storage key %s", clip(t[2]))
+	}
+	root, err := s.root(key, t[1], t[4])
+	if err != nil {
+		return nil, err
+	}
+	ref := &storageRef{root: root, numel: root.numel}
+	if t[5] != nil { // a view: (view key, offset, size) in elements
+		v, ok := t[5].(pyTuple)
+		if !ok || len(v) != 3 {
+			return nil, fmt.Errorf("storage view metadata %s", typeName(t[5]))
+		}
+		off, ok1 := v[1].(int64)
+		n, ok2 := v[2].(int64)
+		if !ok1 || !ok2 || off < 0 || n < 0 || off > root.numel || n > root.numel-off {
+			return nil, fmt.Errorf("storage view [%s, +%s) of a storage of %d elements", clip(v[1]), clip(v[2]), root.numel)
+		}
+		ref.offset, ref.numel = off, n
+	}
+	return ref, nil
 }
 
 // rebuild interprets calls of torch's tensor rebuild functions; other calls are left to
@@ -250,7 +377,7 @@ func rebuild(fn *pyGlobal, args pyTuple) (any, bool, error) {
 		}
 		off, ok := args[1].(int64)
 		if !ok || off < 0 {
-			return nil, true, fmt.Errorf("storage offset %v", args[1])
+			return nil, true, fmt.Errorf("storage offset %s", clip(args[1]))
 		}
 		size, err := intTuple(args[2])
 		if err != nil {
@@ -292,19 +419,47 @@ func intTuple(v any) ([]int64, error) {
 	for i, x := range t {
 		n, ok := x.(int64)
 		if !ok || n < 0 {
-			return nil, fmt.Errorf("element %v", x)
+			return nil, fmt.Errorf("element %s", clip(x))
 		}
 		out[i] = n
 	}
 	return out, nil
 }
 
+// errZipDirectory stops archive/zip from listing an archive whose directory is too large.
+var errZipDirectory = fmt.Errorf("%w: the zip archive's directory exceeds %d bytes", ErrTooLarge, maxZipDirectory)
+
+// countedReaderAt fails once more than limit bytes have been read through it (while
+// limit is positive), so that archive/zip's directory listing, which allocates in
+// proportion to what it reads, stays bounded.
+type countedReaderAt struct {
+	r     io.ReaderAt
+	n     int64
+	limit int64
+}
+
+func (c *countedReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	if c.limit > 0 {
+		c.n += int64(len(p))
+		if c.n > c.limit {
+			return 0, errZipDirectory
+		}
+	}
+	return c.r.ReadAt(p, off)
+}
+
 // readZip reads a torch.save zip archive.
-func readZip(r io.ReaderAt, size int64) (map[string]Tensor, error) {
-	zr, err := zip.NewReader(r, size)
+func readZip(r io.ReaderAt, size int64, lim limits) (map[string]Tensor, error) {
+	cr := &countedReaderAt{r: r, limit: maxZipDirectory}
+	zr, err := zip.NewReader(cr, size)
+	if errors.Is(err, errZipDirectory) {
+		return nil, errZipDirectory
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: damaged or truncated zip archive: %v", ErrCorrupt, err)
 	}
+	cr.limit = 0 // the entries are bounded by checkEntry and the tensor budget
+	mem := newBudget(lim.tensorBytes, "the tensors (ReadOptions.MaxTensorBytes)")
 	var pkl []*zip.File
 	entries := make(map[string]*zip.File, len(zr.File))
 	torchScript := false
@@ -339,9 +494,9 @@ func readZip(r io.ReaderAt, size int64) (map[string]Tensor, error) {
 			return nil, err
 		}
 		if e.UncompressedSize64 > 16 {
-			return nil, fmt.Errorf("%w: %s is %d bytes long", ErrCorrupt, e.Name, e.UncompressedSize64)
+			return nil, fmt.Errorf("%w: %s is %d bytes long", ErrCorrupt, clip(e.Name), e.UncompressedSize64)
 		}
-		order, err := readEntry(e, e.UncompressedSize64)
+		order, err := readEntry(e, e.UncompressedSize64, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -350,68 +505,90 @@ func readZip(r io.ReaderAt, size int64) (map[string]Tensor, error) {
 		}
 	}
 	if pkl[0].UncompressedSize64 > maxDataPickle {
-		return nil, fmt.Errorf("%w: %s is %d bytes, more than the %d-byte limit", ErrUnsupported, pkl[0].Name, pkl[0].UncompressedSize64, maxDataPickle)
+		return nil, fmt.Errorf("%w: %s is %d bytes, more than the %d-byte limit", ErrUnsupported, clip(pkl[0].Name), pkl[0].UncompressedSize64, maxDataPickle)
 	}
 	if err := checkEntry(pkl[0], size); err != nil {
 		return nil, err
 	}
 	rc, err := pkl[0].Open()
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrCorrupt, pkl[0].Name, err)
+		return nil, fmt.Errorf("%w: %s: %v", ErrCorrupt, clip(pkl[0].Name), err)
 	}
 	defer rc.Close()
 
 	st := &storages{roots: make(map[string]*storageRoot)}
 	u := &unpickler{
-		r:    bufio.NewReader(io.LimitReader(rc, maxDataPickle+1)),
-		call: rebuild,
-		persistentLoad: func(pid any) (any, error) {
-			t, ok := pid.(pyTuple)
-			if !ok || len(t) < 5 || t[0] != "storage" {
-				return nil, fmt.Errorf("%w: persistent id is not a storage", ErrUnsupported)
-			}
-			key, ok := t[2].(string)
-			if !ok || key == "" || strings.ContainsAny(key, "/\\") || key == "." || key == ".." {
-				return nil, fmt.Errorf("storage key %v", t[2])
-			}
-			root, err := st.root(key, t[1], t[4])
-			if err != nil {
-				return nil, err
-			}
-			return &storageRef{root: root, numel: root.numel}, nil
-		},
+		r:              bufio.NewReader(io.LimitReader(rc, maxDataPickle+1)),
+		mem:            newBudget(lim.pickleBytes, "the pickle's values"),
+		call:           rebuild,
+		persistentLoad: st.zipStorage,
 	}
 	obj, err := u.load()
 	if err != nil {
-		return nil, pickleError(pkl[0].Name, err)
+		return nil, pickleError(clip(pkl[0].Name), err)
 	}
 	state, err := selectStateDict(obj)
 	if err != nil {
 		return nil, err
 	}
-	for _, t := range state {
-		root := t.storage.root
+	for _, name := range sortedKeys(state) {
+		root := state[name].storage.root
 		if root.data != nil || root.numel == 0 {
 			continue
 		}
-		name := prefix + "data/" + root.key
-		e, ok := entries[name]
+		record := prefix + "data/" + root.key
+		e, ok := entries[record]
 		if !ok {
-			return nil, fmt.Errorf("%w: storage record %s is missing", ErrCorrupt, name)
+			return nil, fmt.Errorf("%w: storage record %s is missing", ErrCorrupt, clip(record))
 		}
 		want := uint64(root.numel) * uint64(root.typ.size)
 		if e.UncompressedSize64 != want {
 			return nil, fmt.Errorf("%w: storage record %s holds %d bytes, the pickle declares %d %s values (%d bytes)",
-				ErrCorrupt, name, e.UncompressedSize64, root.numel, root.typ.dtype, want)
+				ErrCorrupt, clip(record), e.UncompressedSize64, root.numel, root.typ.dtype, want)
 		}
 		if err := checkEntry(e, size); err != nil {
 			return nil, err
 		}
-		if root.data, err = readEntry(e, want); err != nil {
+		if root.data, err = readEntry(e, want, mem); err != nil {
 			return nil, err
 		}
 	}
-	return buildTensors(state)
+	return buildTensors(state, mem)
+}
+
+// sortedKeys returns a map's keys in order, so that reads and their errors are
+// deterministic.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// maxShown is the longest name or value an error message quotes in full.
+const maxShown = 120
+
+// clip formats a value from the file for an error message, quoted when a string and
+// shortened when long, so that hostile names cannot make messages huge.
+func clip(v any) string {
+	var s string
+	switch x := v.(type) {
+	case string:
+		if len(x) > maxShown {
+			return strconv.Quote(x[:maxShown]) + fmt.Sprintf("… (%d bytes)", len(x))
+		}
+		return strconv.Quote(x)
+	case pyTuple, *pyList, *pyDict, *pyObject, []byte:
+		return "a " + typeName(v)
+	default:
+		s = fmt.Sprint(v)
+	}
+	if len(s) > maxShown {
+		s = s[:maxShown] + "…"
+	}
+	return s
 }
 
 // checkEntry bounds a zip entry's declared sizes by the archive's size, so that reading
@@ -421,39 +598,48 @@ func checkEntry(e *zip.File, archive int64) error {
 	if e.Method == zip.Deflate {
 		limit = e.CompressedSize64 * maxDeflateRatio
 	} else if e.Method != zip.Store {
-		return fmt.Errorf("%w: record %s uses zip compression method %d", ErrUnsupported, e.Name, e.Method)
+		return fmt.Errorf("%w: record %s uses zip compression method %d", ErrUnsupported, clip(e.Name), e.Method)
 	}
 	if e.CompressedSize64 > uint64(archive) || e.UncompressedSize64 > limit {
 		return fmt.Errorf("%w: record %s declares %d bytes, more than the archive of %d bytes can hold",
-			ErrCorrupt, e.Name, e.UncompressedSize64, archive)
+			ErrCorrupt, clip(e.Name), e.UncompressedSize64, archive)
 	}
 	return nil
 }
 
-// readEntry reads exactly n bytes of a zip entry, checking its CRC.
-func readEntry(e *zip.File, n uint64) ([]byte, error) {
+// readEntry reads exactly n bytes of a zip entry, checking its CRC, after charging
+// them to mem (when not nil).
+func readEntry(e *zip.File, n uint64, mem *budget) ([]byte, error) {
+	if mem != nil {
+		if n > math.MaxInt64 {
+			n = math.MaxInt64
+		}
+		if err := mem.take(int64(n)); err != nil {
+			return nil, fmt.Errorf("record %s: %w", clip(e.Name), err)
+		}
+	}
 	rc, err := e.Open()
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrCorrupt, e.Name, err)
+		return nil, fmt.Errorf("%w: %s: %v", ErrCorrupt, clip(e.Name), err)
 	}
 	defer rc.Close()
 	b := make([]byte, n)
 	if _, err := io.ReadFull(rc, b); err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrCorrupt, e.Name, err)
+		return nil, fmt.Errorf("%w: %s: %v", ErrCorrupt, clip(e.Name), err)
 	}
 	// Reading to the end makes archive/zip verify the checksum.
 	if _, err := rc.Read(make([]byte, 1)); err != io.EOF {
 		if err == nil {
 			err = errors.New("longer than declared")
 		}
-		return nil, fmt.Errorf("%w: %s: %v", ErrCorrupt, e.Name, err)
+		return nil, fmt.Errorf("%w: %s: %v", ErrCorrupt, clip(e.Name), err)
 	}
 	return b, nil
 }
 
 // pickleError classifies an unpickling error.
 func pickleError(what string, err error) error {
-	for _, s := range []error{ErrUnsupported, ErrNotCheckpoint, ErrCorrupt} {
+	for _, s := range []error{ErrUnsupported, ErrNotCheckpoint, ErrCorrupt, ErrTooLarge} {
 		if errors.Is(err, s) {
 			return fmt.Errorf("%s: %w", what, err)
 		}
@@ -464,12 +650,14 @@ func pickleError(what string, err error) error {
 // readLegacy reads the stream format of torch.save before PyTorch 1.6: five pickles
 // (magic number, protocol version, system info, the object, the storage keys) followed
 // by each storage as an int64 element count and its raw little-endian bytes.
-func readLegacy(r io.Reader, size int64) (map[string]Tensor, error) {
+func readLegacy(r io.Reader, size int64, lim limits) (map[string]Tensor, error) {
 	br := bufio.NewReaderSize(r, 1<<20)
 	var pos int64
 	st := &storages{roots: make(map[string]*storageRoot)}
+	pickleMem := newBudget(lim.pickleBytes, "the pickles' values")
+	mem := newBudget(lim.tensorBytes, "the tensors (ReadOptions.MaxTensorBytes)")
 	next := func(what string, persistent func(any) (any, error)) (any, error) {
-		u := &unpickler{r: br, pos: pos, call: rebuild, persistentLoad: persistent}
+		u := &unpickler{r: br, pos: pos, mem: pickleMem, call: rebuild, persistentLoad: persistent}
 		v, err := u.load()
 		pos = u.pos
 		if err != nil {
@@ -489,7 +677,7 @@ func readLegacy(r io.Reader, size int64) (map[string]Tensor, error) {
 		return nil, err
 	}
 	if version != int64(1001) {
-		return nil, fmt.Errorf("%w: legacy protocol version %v (only 1001 is known)", ErrUnsupported, version)
+		return nil, fmt.Errorf("%w: legacy protocol version %s (only 1001 is known)", ErrUnsupported, clip(version))
 	}
 	info, err := next("system info", nil)
 	if err != nil {
@@ -500,40 +688,7 @@ func readLegacy(r io.Reader, size int64) (map[string]Tensor, error) {
 			return nil, fmt.Errorf("%w: written on a big-endian machine", ErrUnsupported)
 		}
 	}
-	obj, err := next("object pickle", func(pid any) (any, error) {
-		t, ok := pid.(pyTuple)
-		if !ok || len(t) < 1 {
-			return nil, fmt.Errorf("%w: persistent id is a %s", ErrUnsupported, typeName(pid))
-		}
-		if t[0] == "module" {
-			return nil, fmt.Errorf("%w: a pickled nn.Module (torch.save(model)); save model.state_dict() instead", ErrUnsupported)
-		}
-		if t[0] != "storage" || len(t) < 6 {
-			return nil, fmt.Errorf("%w: persistent id is not a storage", ErrUnsupported)
-		}
-		key, ok := t[2].(string)
-		if !ok {
-			return nil, fmt.Errorf("storage key %v", t[2])
-		}
-		root, err := st.root(key, t[1], t[4])
-		if err != nil {
-			return nil, err
-		}
-		ref := &storageRef{root: root, numel: root.numel}
-		if t[5] != nil { // a view: (view key, offset, size) in elements
-			v, ok := t[5].(pyTuple)
-			if !ok || len(v) != 3 {
-				return nil, fmt.Errorf("storage view metadata %s", typeName(t[5]))
-			}
-			off, ok1 := v[1].(int64)
-			n, ok2 := v[2].(int64)
-			if !ok1 || !ok2 || off < 0 || n < 0 || off > root.numel || n > root.numel-off {
-				return nil, fmt.Errorf("storage view [%v, +%v) of a storage of %d elements", v[1], v[2], root.numel)
-			}
-			ref.offset, ref.numel = off, n
-		}
-		return ref, nil
-	})
+	obj, err := next("object pickle", st.legacyStorage)
 	if err != nil {
 		return nil, err
 	}
@@ -557,43 +712,46 @@ func readLegacy(r io.Reader, size int64) (map[string]Tensor, error) {
 	for _, k := range keys.items {
 		key, ok := k.(string)
 		if !ok || seen[key] {
-			return nil, fmt.Errorf("%w: storage key %v", ErrCorrupt, k)
+			return nil, fmt.Errorf("%w: storage key %s", ErrCorrupt, clip(k))
 		}
 		seen[key] = true
 		root := st.roots[key]
 		if root == nil {
-			return nil, fmt.Errorf("%w: storage %q is listed but never used", ErrCorrupt, key)
+			return nil, fmt.Errorf("%w: storage %s is listed but never used", ErrCorrupt, clip(key))
 		}
 		var hdr [8]byte
 		if _, err := io.ReadFull(br, hdr[:]); err != nil {
-			return nil, fmt.Errorf("%w: storage %q: the file ends at byte %d", ErrCorrupt, key, pos)
+			return nil, fmt.Errorf("%w: storage %s: the file ends at byte %d", ErrCorrupt, clip(key), pos)
 		}
 		pos += 8
 		n := int64(binary.LittleEndian.Uint64(hdr[:]))
 		if n != root.numel {
-			return nil, fmt.Errorf("%w: storage %q holds %d elements, the pickle declares %d", ErrCorrupt, key, n, root.numel)
+			return nil, fmt.Errorf("%w: storage %s holds %d elements, the pickle declares %d", ErrCorrupt, clip(key), n, root.numel)
 		}
-		nbytes := n * int64(root.typ.size)
+		nbytes := n * int64(root.typ.size) // root.numel ≤ MaxInt64/8: no overflow
 		if nbytes > size-pos {
-			return nil, fmt.Errorf("%w: storage %q needs %d bytes at byte %d, the file has %d", ErrCorrupt, key, nbytes, pos, size)
+			return nil, fmt.Errorf("%w: storage %s needs %d bytes at byte %d, the file has %d", ErrCorrupt, clip(key), nbytes, pos, size)
 		}
 		if needed[root] {
+			if err := mem.take(nbytes); err != nil {
+				return nil, fmt.Errorf("storage %s: %w", clip(key), err)
+			}
 			root.data = make([]byte, nbytes)
 			_, err = io.ReadFull(br, root.data)
 		} else {
 			_, err = io.CopyN(io.Discard, br, nbytes)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%w: storage %q: the file ends early", ErrCorrupt, key)
+			return nil, fmt.Errorf("%w: storage %s: the file ends early", ErrCorrupt, clip(key))
 		}
 		pos += nbytes
 	}
 	for root := range needed {
 		if !seen[root.key] {
-			return nil, fmt.Errorf("%w: storage %q is used but not stored", ErrCorrupt, root.key)
+			return nil, fmt.Errorf("%w: storage %s is used but not stored", ErrCorrupt, clip(root.key))
 		}
 	}
-	return buildTensors(state)
+	return buildTensors(state, mem)
 }
 
 // selectStateDict finds the state dict in a checkpoint's top-level object: the object
@@ -620,12 +778,12 @@ func selectStateDict(obj any) (map[string]*rawTensor, error) {
 	for i, k := range d.keys {
 		name, ok := k.(string)
 		if !ok {
-			bad = append(bad, fmt.Sprintf("%v (a %s key)", k, typeName(k)))
+			bad = append(bad, fmt.Sprintf("%s (a %s key)", clip(k), typeName(k)))
 			continue
 		}
 		t, ok := d.values[i].(*rawTensor)
 		if !ok {
-			bad = append(bad, fmt.Sprintf("%q (a %s)", name, typeName(d.values[i])))
+			bad = append(bad, fmt.Sprintf("%s (a %s)", clip(name), typeName(d.values[i])))
 			continue
 		}
 		out[name] = t
@@ -643,13 +801,17 @@ func selectStateDict(obj any) (map[string]*rawTensor, error) {
 	return out, nil
 }
 
-// buildTensors decodes every tensor from its (loaded) storage.
-func buildTensors(state map[string]*rawTensor) (map[string]Tensor, error) {
+// buildTensors decodes every tensor from its (loaded) storage, charging the float32
+// data to mem.
+func buildTensors(state map[string]*rawTensor, mem *budget) (map[string]Tensor, error) {
 	out := make(map[string]Tensor, len(state))
-	for name, t := range state {
-		v, err := t.decode()
+	for _, name := range sortedKeys(state) {
+		v, err := state[name].decode(mem)
+		if errors.Is(err, ErrTooLarge) {
+			return nil, fmt.Errorf("tensor %s: %w", clip(name), err)
+		}
 		if err != nil {
-			return nil, fmt.Errorf("%w: tensor %q: %v", ErrCorrupt, name, err)
+			return nil, fmt.Errorf("%w: tensor %s: %v", ErrCorrupt, clip(name), err)
 		}
 		out[name] = v
 	}
@@ -657,8 +819,8 @@ func buildTensors(state map[string]*rawTensor) (map[string]Tensor, error) {
 }
 
 // decode gathers a tensor's elements through its offset and strides, checking every
-// index against its storage.
-func (t *rawTensor) decode() (Tensor, error) {
+// index against its storage, after charging its float32 data to mem.
+func (t *rawTensor) decode(mem *budget) (Tensor, error) {
 	ref := t.storage
 	typ := ref.root.typ
 	shape := make([]int, len(t.size))
@@ -693,6 +855,9 @@ func (t *rawTensor) decode() (Tensor, error) {
 			return Tensor{}, overrun
 		}
 		room -= (d - 1) * t.stride[i]
+	}
+	if err := mem.take(4 * numel); err != nil {
+		return Tensor{}, err
 	}
 	res.Data = make([]float32, numel)
 	es := int64(typ.size)

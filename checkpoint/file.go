@@ -119,12 +119,9 @@ func syncDir(dir string) error {
 	return err
 }
 
-// Load reads and decodes the checkpoint at path (see Decode); path is used
+// Load reads and decodes the checkpoint at path with the default
+// ReadOptions; it is LoadWith(path, ReadOptions{}), see there. path is used
 // as the name in errors.
 func Load(path string) (*File, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("checkpoint: %w", err)
-	}
-	return Decode(data, path)
+	return LoadWith(path, ReadOptions{})
 }

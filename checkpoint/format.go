@@ -6,6 +6,8 @@ import (
 	"math"
 	"math/bits"
 	"unicode/utf8"
+
+	"github.com/swav-go/swav/internal/userfile"
 )
 
 // Magic is the 8-byte signature every checkpoint file starts with.
@@ -28,25 +30,32 @@ const (
 	MaxNameLen = 1024
 	// MaxRank is the largest number of dimensions of a tensor.
 	MaxRank = 8
-	// MaxPayloadSize is the largest uncompressed tensor payload (the sum of
-	// all tensors' data), in bytes. It is also the largest single dimension.
+	// MaxPayloadSize is the format's hard cap on the uncompressed tensor
+	// payload (the sum of all tensors' data), in bytes: Encode writes no
+	// more, and no reader option raises it. It is also the largest single
+	// dimension. Readers apply a lower, configurable cap on top of it,
+	// ReadOptions.MaxTensorBytes (DefaultMaxTensorBytes by default).
 	MaxPayloadSize = 16 << 30
 	// MaxCompressionRatio bounds the declared uncompressed payload size by
 	// the compressed size: uncompressed <= compressed*MaxCompressionRatio.
 	// It is the structural maximum of zstd (a 4-byte RLE block expands to at
 	// most 128 KiB), so every genuine zstd stream satisfies it, including
-	// payloads of all-zero tensors, while a header declaring more than its
-	// compressed bytes could ever produce is rejected before allocating.
+	// payloads of all-zero tensors. It is only a sanity check: a 512 KiB
+	// payload may still legally declare 16 GiB, which is why readers also
+	// cap the declared size itself (ReadOptions.MaxTensorBytes).
 	MaxCompressionRatio = 32768
 	// MaxWindowSize is the largest zstd window a payload may use.
 	MaxWindowSize = 8 << 20
 )
 
-// Sentinel errors. Every error returned by Decode and Load wraps exactly one
-// of ErrBadMagic, ErrVersion, ErrTruncated, ErrChecksum, ErrCorrupt or
-// ErrTooLarge (Load may also return an I/O error from reading the file).
-// Encode, Save and the Tensor accessors report invalid arguments with
-// ErrInvalid.
+// Sentinel errors. Every error returned by Decode, DecodeWith, DecodeInfo,
+// Load, LoadWith and ReadInfo wraps exactly one of ErrBadMagic, ErrVersion,
+// ErrTruncated, ErrChecksum, ErrCorrupt or ErrTooLarge, except that the
+// functions reading a path may also return ErrNotRegular or an I/O error
+// from opening or reading the file, and that an error returned by a
+// ReadOptions.Validate hook is passed on as it is (wrapped with the name).
+// Negative ReadOptions limits, and invalid arguments to Encode, Save and
+// the Tensor accessors, are reported with ErrInvalid.
 var (
 	// ErrBadMagic means the data does not start with Magic: it is not a
 	// checkpoint file.
@@ -63,10 +72,18 @@ var (
 	// well-formed checkpoint: malformed header JSON, a tensor table that
 	// disagrees with the payload, duplicate names, invalid zstd data, ...
 	ErrCorrupt = errors.New("corrupt file")
-	// ErrTooLarge means a declared size or dimension exceeds one of the
-	// documented limits, or a declared uncompressed size exceeds what the
-	// compressed payload can justify (see MaxCompressionRatio).
-	ErrTooLarge = errors.New("declared size exceeds limits")
+	// ErrTooLarge means the file, or a declared size or dimension, exceeds
+	// one of the documented limits (including the reader's
+	// ReadOptions.MaxFileBytes and MaxTensorBytes), or a declared
+	// uncompressed size exceeds what the compressed payload can justify
+	// (see MaxCompressionRatio).
+	ErrTooLarge = errors.New("size exceeds limits")
+	// ErrNotRegular means a path given to Load, LoadWith or ReadInfo is not
+	// a regular file (a directory, named pipe, device or socket, after
+	// following symbolic links). Such paths are refused by their mode,
+	// before anything is read, so a named pipe cannot block the caller and
+	// a device such as /dev/zero cannot be read without end.
+	ErrNotRegular = userfile.ErrNotRegular
 	// ErrInvalid means an argument to Encode, Save or a Tensor method is
 	// invalid (unknown dtype, shape that disagrees with the data, duplicate
 	// tensor names, wrong dtype for the accessor, ...).

@@ -13,13 +13,23 @@
 //
 // Decoding is strict and defensive. Every size is validated against the
 // length of the input and against documented limits (MaxHeaderSize,
-// MaxTensors, MaxPayloadSize, MaxCompressionRatio, ...) before anything is
-// allocated, the whole file is covered by a SHA-256 checksum, and
-// decompression is bounded by the declared payload size, so hostile input
-// yields an error (never a panic or an unbounded allocation). Every decoding
-// error wraps exactly one of the sentinel errors ErrBadMagic, ErrVersion,
-// ErrTruncated, ErrChecksum, ErrCorrupt or ErrTooLarge and can be tested with
-// errors.Is.
+// MaxTensors, MaxPayloadSize, MaxCompressionRatio, ...) and the reader's
+// caps (ReadOptions: MaxFileBytes, and MaxTensorBytes, by default
+// DefaultMaxTensorBytes, sized for the largest released SwAV model) before
+// anything is allocated, the whole file is covered by a SHA-256 checksum,
+// and decompression goes straight into buffers of exactly the declared
+// tensor sizes and stops there, so hostile input yields an error (never a
+// panic or an unbounded allocation). Every decoding error wraps exactly one
+// of the sentinel errors ErrBadMagic, ErrVersion, ErrTruncated, ErrChecksum,
+// ErrCorrupt or ErrTooLarge and can be tested with errors.Is.
+//
+// Reading a path (Load, LoadWith, ReadInfo) accepts regular files only
+// (ErrNotRegular for a named pipe, device or directory, without blocking),
+// checks the size before reading, and streams: peak memory is the tensors'
+// size plus a constant, never a multiple of the file. ReadInfo and
+// DecodeInfo read only the header and tensor table (an Info), streaming the
+// payload through the checksum without inflating it, for tools such as
+// "swav-embed inspect" and for validating a file before loading it.
 //
 // Save replaces files atomically: a crash or error while saving leaves the
 // previous file at the destination path untouched.

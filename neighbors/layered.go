@@ -119,21 +119,23 @@ func (g *layered) selectNeighbors(s *Set, cands []Result, max int) []int32 {
 	return out
 }
 
-// connect adds the link node → to in layer l, re-selecting node's neighbours with the
-// heuristic when it has more than its capacity.
+// connect adds the link node → to in layer l; when node then has more than its capacity
+// it drops its least similar link (the paper's simple rule; re-running the heuristic of
+// Algorithm 4 here, as hnswlib does, costs about M times more dot products).
 func (g *layered) connect(s *Set, node, to int32, l int) {
 	ls := append(g.links[node][l], to)
-	if len(ls) <= g.capacity(l) {
-		g.links[node][l] = ls
-		return
+	if len(ls) > g.capacity(l) {
+		row := s.Row(int(node))
+		worst, worstSim := 0, float32(2)
+		for i, nb := range ls {
+			if sim := dot(row, s.Row(int(nb))); sim < worstSim {
+				worst, worstSim = i, sim
+			}
+		}
+		ls[worst] = ls[len(ls)-1]
+		ls = ls[:len(ls)-1]
 	}
-	row := s.Row(int(node))
-	cands := make([]Result, len(ls))
-	for i, nb := range ls {
-		cands[i] = Result{Index: int(nb), Similarity: dot(row, s.Row(int(nb)))}
-	}
-	sortResults(cands)
-	g.links[node][l] = g.selectNeighbors(s, cands, g.capacity(l))
+	g.links[node][l] = ls
 }
 
 // search returns up to ef rows most similar to the unit query q, best first.

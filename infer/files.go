@@ -69,7 +69,7 @@ func (m *Model) each(ctx gocontext.Context, n int, load func(i int) (image.Image
 		if err != nil {
 			return imageio.Tensor{}, err
 		}
-		return m.Prepare(img), nil
+		return m.PrepareInput(img)
 	})
 	type pending struct {
 		idx []int

@@ -12,6 +12,7 @@ package infer
 
 import (
 	gocontext "context"
+	"errors"
 	"fmt"
 	"image"
 	"math"
@@ -80,6 +81,10 @@ type Options struct {
 	Workers int
 	// Decode limits image decoding (pixel limit, alpha background).
 	Decode imageio.Options
+	// Read limits reading the checkpoint in Load and LoadBytes (file and tensor sizes,
+	// see checkpoint.ReadOptions). Its Validate hook, if set, runs after infer's own
+	// checks (see Validate), before the tensors are read.
+	Read checkpoint.ReadOptions
 }
 
 // Model is a loaded network ready to embed images. It is safe for concurrent use.
@@ -94,9 +99,11 @@ type Model struct {
 	mu     sync.Mutex // serialises executions: each already uses every core
 }
 
-// Load reads the checkpoint at path and prepares the model for inference.
+// Load reads the checkpoint at path and prepares the model for inference. The header
+// and the tensor table are validated (see Validate) before any tensor is read or
+// allocated, so a hostile header costs neither memory nor time.
 func Load(path string, opts Options) (*Model, error) {
-	f, err := checkpoint.Load(path)
+	f, err := checkpoint.LoadWith(path, readOptions(opts))
 	if err != nil {
 		return nil, err
 	}
@@ -106,29 +113,87 @@ func Load(path string, opts Options) (*Model, error) {
 // LoadBytes is Load for a checkpoint held in memory (e.g. embedded with go:embed); name
 // is used in error messages.
 func LoadBytes(data []byte, name string, opts Options) (*Model, error) {
-	f, err := checkpoint.Decode(data, name)
+	f, err := checkpoint.DecodeWith(data, name, readOptions(opts))
 	if err != nil {
 		return nil, err
 	}
 	return FromFile(f, name, opts)
 }
 
-// FromFile prepares a decoded checkpoint for inference; name is used in errors.
+// readOptions returns opts.Read with Validate run on the header and tensor table before
+// the payload is read, then the caller's own hook.
+func readOptions(opts Options) checkpoint.ReadOptions {
+	ro := opts.Read
+	user := ro.Validate
+	ro.Validate = func(info *checkpoint.Info) error {
+		table := make([]model.TensorSpec, len(info.Tensors))
+		for i, t := range info.Tensors {
+			table[i] = model.TensorSpec{Name: t.Name, DType: t.DType, Shape: t.Shape}
+		}
+		cfg, err := Validate(info.Header, table)
+		if err != nil {
+			return err
+		}
+		if err := checkOutput(cfg, opts.Output); err != nil {
+			return err
+		}
+		if user != nil {
+			return user(info)
+		}
+		return nil
+	}
+	return ro
+}
+
+// Validate checks what a checkpoint declares, its header and its tensor table, for
+// inference, from those alone (nothing is allocated from them), and returns the
+// network's architecture:
+//   - the model section within model.Config's documented bounds (model.ParseConfig);
+//   - the preprocessing section present and within its bounds for that network
+//     (model.ValidatePreprocess);
+//   - every variable of the network in the table with its shape, as float32 or
+//     float16, and no other tensor in the network's scopes (model.CheckTensors).
+//
+// A header problem reads "header model.out_dim = 1099511627776 is above the limit
+// 65536" (the error wraps a *model.FieldError), a table problem "tensor
+// backbone/conv1/kernel is missing: the header's model needs it as float32 [3 3 1 4]"
+// (a *model.TensorError); Load, LoadBytes and FromFile prefix "checkpoint <name>: ".
+func Validate(h checkpoint.Header, table []model.TensorSpec) (model.Config, error) {
+	cfg, err := model.ParseConfig(h.Model)
+	if err != nil {
+		return model.Config{}, fmt.Errorf("header %w", err)
+	}
+	if h.Preprocess == nil {
+		return model.Config{}, fmt.Errorf("header %w", &model.FieldError{Field: "preprocess", Problem: "section is missing"})
+	}
+	if err := model.ValidatePreprocess(*h.Preprocess, cfg); err != nil {
+		return model.Config{}, fmt.Errorf("header %w", err)
+	}
+	if err := model.CheckTensors(cfg, table); err != nil {
+		return model.Config{}, err
+	}
+	return cfg, nil
+}
+
+// checkOutput reports whether the network cfg can give output o.
+func checkOutput(cfg model.Config, o Output) error {
+	if o == Projection && cfg.OutDim == 0 {
+		return errors.New("the model has no projection head")
+	}
+	return nil
+}
+
+// FromFile prepares a decoded checkpoint for inference; name is used in errors. The
+// checkpoint is validated as Load does (see Validate) before any graph is built.
 func FromFile(f *checkpoint.File, name string, opts Options) (*Model, error) {
-	cfg, err := model.ParseConfig(f.Header.Model)
+	cfg, err := Validate(f.Header, model.TensorSpecs(f.Tensors))
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint %s: %w", name, err)
 	}
-	if f.Header.Preprocess == nil {
-		return nil, fmt.Errorf("checkpoint %s: header has no preprocessing section", name)
-	}
-	pre := *f.Header.Preprocess
-	if err := validatePreprocess(pre, cfg); err != nil {
+	if err := checkOutput(cfg, opts.Output); err != nil {
 		return nil, fmt.Errorf("checkpoint %s: %w", name, err)
 	}
-	if opts.Output == Projection && cfg.OutDim == 0 {
-		return nil, fmt.Errorf("checkpoint %s: the model has no projection head", name)
-	}
+	pre := *f.Header.Preprocess
 	if opts.BatchSize <= 0 {
 		opts.BatchSize = 64
 	}
@@ -159,24 +224,6 @@ func FromFile(f *checkpoint.File, name string, opts Options) (*Model, error) {
 		return nil, fmt.Errorf("checkpoint %s: %w", name, err)
 	}
 	return m, nil
-}
-
-func validatePreprocess(p checkpoint.Preprocess, cfg model.Config) error {
-	if p.InputSize <= 0 || p.ResizeSize < p.InputSize {
-		return fmt.Errorf("preprocess: input size %d and resize size %d must satisfy 0 < input ≤ resize", p.InputSize, p.ResizeSize)
-	}
-	if p.Channels != cfg.InChannels {
-		return fmt.Errorf("preprocess: %d channels, but the model takes %d", p.Channels, cfg.InChannels)
-	}
-	if len(p.Mean) != p.Channels || len(p.Std) != p.Channels {
-		return fmt.Errorf("preprocess: mean %v and std %v need %d values", p.Mean, p.Std, p.Channels)
-	}
-	for _, s := range p.Std {
-		if !(s > 0) {
-			return fmt.Errorf("preprocess: std %v must be positive", p.Std)
-		}
-	}
-	return nil
 }
 
 // graph is the inference graph: images [B, H, W, C] → vectors [B, D].
@@ -241,17 +288,43 @@ func (m *Model) Prototypes() ([][]float32, error) {
 	return nil, nil
 }
 
-// Prepare turns a decoded image into the model's normalised input tensor.
+// Prepare turns a decoded image into the model's normalised input tensor. It panics if
+// the image cannot be prepared (see PrepareInput, which returns the error).
 func (m *Model) Prepare(img image.Image) imageio.Tensor { return PrepareImage(m.pre, img) }
 
-// PrepareImage turns a decoded image into a network input as pre describes: channels,
-// resize of the shorter side and centre crop (unless the image already has the input
-// size), then per-channel normalisation.
+// PrepareInput is Prepare returning an error, e.g. for an empty image.
+func (m *Model) PrepareInput(img image.Image) (imageio.Tensor, error) {
+	return PrepareInput(m.pre, img)
+}
+
+// PrepareImage is PrepareInput for a pre and an image known to be valid: it panics on
+// an error.
 func PrepareImage(pre checkpoint.Preprocess, img image.Image) imageio.Tensor {
+	t, err := PrepareInput(pre, img)
+	if err != nil {
+		panic("infer: " + err.Error())
+	}
+	return t
+}
+
+// PrepareInput turns a decoded image into a network input as pre describes: channels,
+// resize of the shorter side and centre crop (unless the image already has the input
+// size), then per-channel normalisation. The resize computes only the pixels the crop
+// keeps (imageio.ResizeShorterCrop), so an elongated image costs no more than its
+// decoding. pre must be valid (see model.ValidatePreprocess); an empty image is an error.
+func PrepareInput(pre checkpoint.Preprocess, img image.Image) (imageio.Tensor, error) {
+	if pre.Channels != 1 && pre.Channels != 3 {
+		return imageio.Tensor{}, fmt.Errorf("preprocess: %d channels, want 1 or 3", pre.Channels)
+	}
+	if len(pre.Mean) != pre.Channels || len(pre.Std) != pre.Channels {
+		return imageio.Tensor{}, fmt.Errorf("preprocess: mean %v and std %v need %d values", pre.Mean, pre.Std, pre.Channels)
+	}
 	t := imageio.ToTensor(img, pre.Channels)
 	if t.H != pre.InputSize || t.W != pre.InputSize {
-		t = imageio.ResizeShorter(t, pre.ResizeSize)
-		t = imageio.CenterCrop(t, pre.InputSize, pre.InputSize)
+		var err error
+		if t, err = imageio.ResizeShorterCrop(t, pre.ResizeSize, pre.InputSize, pre.InputSize); err != nil {
+			return imageio.Tensor{}, fmt.Errorf("preprocess: %w", err)
+		}
 	}
 	mean := make([]float32, len(pre.Mean))
 	std := make([]float32, len(pre.Std))
@@ -259,7 +332,7 @@ func PrepareImage(pre checkpoint.Preprocess, img image.Image) imageio.Tensor {
 		mean[i], std[i] = float32(pre.Mean[i]), float32(pre.Std[i])
 	}
 	t.Normalize(mean, std)
-	return t
+	return t, nil
 }
 
 // Embed returns one vector per image, in order.
@@ -269,7 +342,11 @@ func (m *Model) Embed(ctx gocontext.Context, images []image.Image) ([][]float32,
 		if img == nil {
 			return nil, fmt.Errorf("infer: image %d is nil", i)
 		}
-		inputs[i] = m.Prepare(img)
+		in, err := m.PrepareInput(img)
+		if err != nil {
+			return nil, fmt.Errorf("infer: image %d: %w", i, err)
+		}
+		inputs[i] = in
 	}
 	return m.EmbedTensors(ctx, inputs)
 }

@@ -44,7 +44,7 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newPretrainCmd(), newEmbedCmd(), newProbeCmd(), newExportCmd(), newInitCmd(), newConvertCmd(), newInspectCmd(), newBenchCmd(), newPredictCmd(), newClusterCmd(), newMapCmd())
+	root.AddCommand(newPretrainCmd(), newEmbedCmd(), newProbeCmd(), newExportCmd(), newInitCmd(), newConvertCmd(), newInspectCmd(), newBenchCmd(), newPredictCmd(), newClusterCmd(), newMapCmd(), newIndexCmd(), newSearchCmd(), newDedupCmd())
 	return root
 }
 

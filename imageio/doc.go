@@ -24,12 +24,35 @@
 // one a viewer would display, as with PIL's ImageOps.exif_transpose.
 // Malformed EXIF data is ignored and the image is returned as stored.
 //
-// Before any pixel is decoded the image header is read and the pixel count is
-// checked against [Options.MaxPixels], so a small hostile file cannot make
-// the decoder allocate gigabytes (a "decompression bomb").
+// # Limits
+//
+// Decoding is bounded in memory and time, so that one hostile file among
+// thousands costs little and fails alone:
+//
+//   - [DecodeFile] reads regular files only: a directory, FIFO or device (a
+//     symbolic link x.png → /dev/zero, say) is refused by its type with
+//     [ErrNotRegular] before anything is read, so it cannot block or fill
+//     the memory. A file larger than [Options.MaxFileBytes] (default
+//     [DefaultMaxFileBytes], 256 MiB) is refused from its size with
+//     [ErrTooLarge], and the format is sniffed from the first 16 bytes
+//     before the rest is read. [Decode] reads at most MaxFileBytes from
+//     its reader.
+//   - Before any pixel is decoded the image header is read and the pixel
+//     count is checked against [Options.MaxPixels], so a small hostile file
+//     cannot make the decoder allocate gigabytes (a "decompression bomb").
+//   - A JPEG's marker stream is read first to count its scans, each of
+//     which costs image/jpeg a pass over the frame: more than
+//     [Options.MaxJPEGScans] (default 100) scans, more scans × pixels than
+//     [Options.MaxJPEGScanPixels] (default 2^30, a few seconds of
+//     decoding), or a sequential JPEG with more scans than components is
+//     refused with [ErrTooComplex] (which also matches ErrTooLarge). This
+//     stops the progressive "CPU bomb", e.g. 100 scans over 8192×8192
+//     pixels in 14 KiB, which image/jpeg takes tens of seconds and 320 MB
+//     to decode, in under a millisecond.
 //
 // Every failure is returned as an error that names the file and wraps one of
-// [ErrEmpty], [ErrUnknownFormat], [ErrCorrupt] or [ErrTooLarge] (test with
+// [ErrEmpty], [ErrUnknownFormat], [ErrCorrupt], [ErrTooLarge] (with
+// [ErrTooComplex] for the JPEG budget) or [ErrNotRegular] (test with
 // errors.Is); I/O errors are wrapped as they are. Panics raised by the
 // underlying decoders on hostile input are recovered and reported as
 // [ErrCorrupt].

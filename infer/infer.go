@@ -101,7 +101,8 @@ type Model struct {
 
 // Load reads the checkpoint at path and prepares the model for inference. The header
 // and the tensor table are validated (see Validate) before any tensor is read or
-// allocated, so a hostile header costs neither memory nor time.
+// allocated, so a hostile header is refused before anything proportional to the sizes
+// it declares is allocated.
 func Load(path string, opts Options) (*Model, error) {
 	f, err := checkpoint.LoadWith(path, readOptions(opts))
 	if err != nil {
@@ -146,8 +147,8 @@ func readOptions(opts Options) checkpoint.ReadOptions {
 }
 
 // Validate checks what a checkpoint declares, its header and its tensor table, for
-// inference, from those alone (nothing is allocated from them), and returns the
-// network's architecture:
+// inference, from those alone (nothing proportional to the sizes they declare is
+// allocated), and returns the network's architecture:
 //   - the model section within model.Config's documented bounds (model.ParseConfig);
 //   - the preprocessing section present and within its bounds for that network
 //     (model.ValidatePreprocess);

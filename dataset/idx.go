@@ -13,6 +13,9 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
+
+	"github.com/swav-go/swav/internal/userfile"
 )
 
 // ErrIDX is wrapped by every error about the content of an IDX file (bad
@@ -20,9 +23,40 @@ import (
 // oversized data, image/label count mismatch).
 var ErrIDX = errors.New("invalid IDX file")
 
-// maxIDXBytes bounds the payload an IDX header may declare (4 GiB), so a
-// damaged header cannot trigger a huge allocation.
+// maxIDXBytes bounds the payload an IDX header may declare (4 GiB) whatever
+// IDXOptions.MaxBytes says.
 const maxIDXBytes = 1 << 32
+
+// DefaultMaxIDXBytes is the limit applied when IDXOptions.MaxBytes is zero:
+// 1 GiB, twenty times Fashion-MNIST's 47 MB training images and enough for
+// EMNIST's largest split (547 MB).
+const DefaultMaxIDXBytes = 1 << 30
+
+// maxDeflateRatio is the most a deflate stream can expand: a compressed
+// block of 258-byte matches emits at most 1032 bytes per input byte (RFC
+// 1951 §3.2.5; zlib's documentation gives 1032:1), plus room for the
+// gzip header and trailer below.
+const maxDeflateRatio = 1032
+
+// IDXOptions configures IDXWithOptions.
+type IDXOptions struct {
+	// MaxBytes bounds each file: its size on disk, and the data its header
+	// declares (after decompression for a gzip file), which is held in
+	// memory. Both are checked before the data is read. 0 means
+	// DefaultMaxIDXBytes; a negative value leaves only the format's own
+	// limit of 4 GiB.
+	MaxBytes int64
+}
+
+func (o IDXOptions) maxBytes() int64 {
+	switch {
+	case o.MaxBytes == 0:
+		return DefaultMaxIDXBytes
+	case o.MaxBytes < 0 || o.MaxBytes > maxIDXBytes:
+		return maxIDXBytes
+	}
+	return o.MaxBytes
+}
 
 // DefaultFashionMNISTDir is where Debian's dataset-fashion-mnist package
 // installs the Fashion-MNIST files; FashionMNIST uses it when dir is "".
@@ -54,8 +88,21 @@ type IDXSource struct {
 // mismatch is an error wrapping ErrIDX that names the file.
 //
 // With labels, Classes returns "0", "1", ... up to the largest label.
+//
+// Files are read under the default IDXOptions; see IDXWithOptions.
 func IDX(imagesPath, labelsPath string) (*IDXSource, error) {
-	dims, pix, err := readIDX(imagesPath, 3)
+	return IDXWithOptions(imagesPath, labelsPath, IDXOptions{})
+}
+
+// IDXWithOptions is IDX with limits: only regular files are opened (a FIFO,
+// device or directory is refused by its type, before anything is read), and
+// each file's size and the data its header declares must be within
+// opts.MaxBytes. The declared data is checked against the file's size
+// before anything is allocated: an uncompressed file must hold exactly the
+// declared bytes, and a gzip file cannot declare more than deflate's
+// maximum expansion of its size, nor inflate past what it declares.
+func IDXWithOptions(imagesPath, labelsPath string, opts IDXOptions) (*IDXSource, error) {
+	dims, pix, err := readIDX(imagesPath, 3, opts.maxBytes())
 	if err != nil {
 		return nil, err
 	}
@@ -66,7 +113,7 @@ func IDX(imagesPath, labelsPath string) (*IDXSource, error) {
 	if labelsPath == "" {
 		return s, nil
 	}
-	ldims, labels, err := readIDX(labelsPath, 1)
+	ldims, labels, err := readIDX(labelsPath, 1, opts.maxBytes())
 	if err != nil {
 		return nil, err
 	}
@@ -136,17 +183,29 @@ func findIDX(dir, base string) (string, error) {
 
 // readIDX reads an unsigned-byte IDX file with the wanted number of
 // dimensions and returns its dimensions and data.
-func readIDX(path string, wantDims int) ([]int, []byte, error) {
-	f, err := os.Open(path)
+func readIDX(path string, wantDims int, limit int64) ([]int, []byte, error) {
+	f, err := userfile.Open(path, limit)
 	if err != nil {
+		if strings.HasPrefix(err.Error(), path+":") { // userfile's own errors name the path
+			return nil, nil, fmt.Errorf("idx %w", err)
+		}
 		return nil, nil, fmt.Errorf("idx %s: %w", path, err)
 	}
 	defer f.Close()
-	br := bufio.NewReaderSize(f, 1<<16)
-	var r io.Reader = br
+	return parseIDX(f, f.Size(), path, wantDims, limit)
+}
+
+// parseIDX parses an IDX file of size bytes (gzip-compressed or not) from
+// r; path names it in errors. Its data must be within limit bytes.
+func parseIDX(r io.Reader, size int64, path string, wantDims int, limit int64) ([]int, []byte, error) {
+	br := bufio.NewReaderSize(r, 1<<16)
+	r = br
 	compressed := false
 	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
 		zr, err := gzip.NewReader(br)
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, nil, fmt.Errorf("idx %s: %w: truncated gzip header: %w", path, ErrIDX, err)
+		}
 		if err != nil {
 			return nil, nil, fmt.Errorf("idx %s: gzip: %w", path, err)
 		}
@@ -185,12 +244,17 @@ func readIDX(path string, wantDims int) ([]int, []byte, error) {
 			return fail("dimensions %v declare more than %d bytes", dims, uint64(maxIDXBytes))
 		}
 	}
-	if !compressed { // cheap early check before allocating
-		if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
-			if have := st.Size() - int64(4+4*wantDims); have != int64(total) {
-				return fail("dimensions %v need %d data bytes but the file holds %d", dims, total, max(have, 0))
-			}
+	if total > uint64(limit) {
+		return fail("dimensions %v declare %d data bytes, over the limit of %d (IDXOptions.MaxBytes)", dims, total, limit)
+	}
+	// Check the declared size against the file before allocating.
+	if !compressed {
+		if have := size - int64(4+4*wantDims); have != int64(total) {
+			return fail("dimensions %v need %d data bytes but the file holds %d", dims, total, max(have, 0))
 		}
+	} else if most := uint64(size) * maxDeflateRatio; total > most {
+		return fail("dimensions %v declare %d data bytes, more than a %d-byte gzip file can hold (deflate expands at most %d:1)",
+			dims, total, size, maxDeflateRatio)
 	}
 	// Read no more than declared plus one byte (to detect excess data),
 	// into a buffer that grows only with the data actually present.
@@ -198,7 +262,7 @@ func readIDX(path string, wantDims int) ([]int, []byte, error) {
 	lr := io.LimitReader(r, int64(total)+1)
 	for {
 		if len(data) == cap(data) {
-			data = slices.Grow(data, cap(data))
+			data = slices.Grow(data, min(cap(data), int(total+1)-cap(data)))
 		}
 		n, err := lr.Read(data[len(data):cap(data)])
 		data = data[:len(data)+n]
@@ -213,10 +277,13 @@ func readIDX(path string, wantDims int) ([]int, []byte, error) {
 	case uint64(len(data)) < total:
 		return fail("truncated: dimensions %v need %d data bytes, found %d", dims, total, len(data))
 	case uint64(len(data)) > total:
+		if compressed {
+			return fail("dimensions %v need %d data bytes, but the gzip stream holds more", dims, total)
+		}
 		return fail("dimensions %v need %d data bytes, but the file holds more", dims, total)
 	}
 	if compressed { // read to the end of the gzip stream: verifies its checksum
-		if _, err := io.Copy(io.Discard, r); err != nil {
+		if _, err := io.Copy(io.Discard, io.LimitReader(r, 1)); err != nil {
 			return ioFail(path, "gzip trailer", err)
 		}
 	}

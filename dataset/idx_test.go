@@ -151,6 +151,7 @@ func TestIDXErrors(t *testing.T) {
 		{"zero-size images", idxBytes([]uint32{3, 0, 3}, nil), nil, "images", "images are 0x3", true},
 		{"huge header", idxBytes([]uint32{0xFFFFFFFF, 0xFFFF, 0xFFFF}, nil), nil, "images", "declare more than", true},
 		{"empty file", []byte{}, nil, "images", "truncated header", true},
+		{"truncated gzip header", []byte{0x1f, 0x8b}, nil, "images", "truncated gzip header", true}, // found by FuzzIDX
 		{"bad gzip header", append([]byte{0x1f, 0x8b, 0x09}, bytes.Repeat([]byte{0}, 20)...), nil, "images", "gzip: invalid header", false},
 	}
 	for _, tc := range tests {

@@ -4,13 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"image"
-	"os"
 	"path"
 	"path/filepath"
 	"slices"
 	"strings"
-
-	"github.com/bmatcuk/doublestar/v4"
 
 	"github.com/swav-go/swav/imageio"
 )
@@ -30,12 +27,15 @@ type FolderOptions struct {
 	Decode imageio.Options
 }
 
-// Folder is a Source of image files listed by Glob.
+// Folder is a Source of image files listed by Glob. Its items are the
+// matched files, in path order, followed by the paths the listing could not
+// read (see Glob), whose Image returns the *WalkError.
 type Folder struct {
 	pattern string
 	root    string   // the pattern's static base directory
 	paths   []string // in the OS's path syntax
-	labels  []int    // nil when unlabelled
+	failed  []*WalkError
+	labels  []int    // nil when unlabelled; one per path, then one per failure (-1: none)
 	classes []string // nil when unlabelled
 	decode  imageio.Options
 }
@@ -45,7 +45,8 @@ type Folder struct {
 // alternation; use "/" as separator on every OS). Directories are skipped,
 // and so are hidden files and folders (names starting with "."), such as
 // macOS's "._x.jpg" resource forks, unless the pattern names them
-// explicitly. Matching is case-sensitive.
+// explicitly. Matching is case-sensitive; symbolic links are followed, but a
+// link back to one of its own ancestor directories is not entered again.
 //
 // The static base directory is the part of the pattern before the first
 // element holding a meta character ("photos" above). Files are ordered by
@@ -53,30 +54,34 @@ type Folder struct {
 // deterministic and, with Labels, grouped by class. Files are not opened:
 // a corrupt file fails only when Image decodes it.
 //
-// A pattern matching nothing returns an error wrapping ErrNoMatch that
-// names the pattern; an unreadable directory or a malformed pattern is an
-// error too.
+// An I/O error while listing (an unreadable sub-folder, a symbolic link
+// loop; see Walk) does not fail Glob: each path that could not be read
+// becomes an item after the files, named by its absolute path, whose Image
+// returns its *WalkError, so that the consumer's OnError policy skips and
+// reports it, or fails, like a corrupt file. With Labels such an item has
+// the label of the class folder it lies in, if that class holds files, and
+// no label otherwise.
+//
+// A pattern matching no file returns an error wrapping ErrNoMatch that
+// names the pattern (and wraps the first listing failure, if any); a
+// malformed pattern is an error too.
 func Glob(pattern string, opts FolderOptions) (*Folder, error) {
-	if pattern == "" {
-		return nil, errors.New("dataset: empty glob pattern")
-	}
-	p := filepath.ToSlash(filepath.Clean(pattern))
-	if !doublestar.ValidatePattern(p) {
-		return nil, fmt.Errorf("dataset: pattern %q: %w", pattern, doublestar.ErrBadPattern)
-	}
-	root, rest := doublestar.SplitPattern(p)
-	matches, err := doublestar.Glob(os.DirFS(root), rest,
-		doublestar.WithFilesOnly(), doublestar.WithFailOnIOErrors(), doublestar.WithNoHidden())
+	root, matches, failed, err := list(pattern, WalkOptions{})
 	if err != nil {
-		return nil, fmt.Errorf("dataset: pattern %q: %w", pattern, err)
+		return nil, err
 	}
 	if len(matches) == 0 {
+		if len(failed) > 0 {
+			return nil, fmt.Errorf("dataset: pattern %q: %w (searched under %s), and %d path(s) could not be read, the first: %w",
+				pattern, ErrNoMatch, filepath.FromSlash(root), len(failed), failed[0])
+		}
 		return nil, fmt.Errorf("dataset: pattern %q: %w (searched under %s)", pattern, ErrNoMatch, filepath.FromSlash(root))
 	}
 	slices.SortFunc(matches, comparePaths)
 	matches = slices.Compact(matches) // alternatives like {a,a*} can repeat a file
+	slices.SortFunc(failed, func(a, b *WalkError) int { return comparePaths(a.rel, b.rel) })
 
-	f := &Folder{pattern: pattern, root: filepath.FromSlash(root), decode: opts.Decode}
+	f := &Folder{pattern: pattern, root: filepath.FromSlash(root), failed: failed, decode: opts.Decode}
 	f.paths = make([]string, len(matches))
 	for i, m := range matches {
 		f.paths[i] = filepath.FromSlash(path.Join(root, m))
@@ -94,9 +99,18 @@ func Glob(pattern string, opts FolderOptions) (*Folder, error) {
 		names[i] = class
 	}
 	f.classes = slices.Compact(slices.Sorted(slices.Values(names)))
-	f.labels = make([]int, len(names))
+	f.labels = make([]int, len(names), len(names)+len(failed))
 	for i, c := range names {
 		f.labels[i], _ = slices.BinarySearch(f.classes, c)
+	}
+	for _, e := range failed {
+		label := -1
+		if class, _, ok := strings.Cut(e.rel, "/"); ok {
+			if k, found := slices.BinarySearch(f.classes, class); found {
+				label = k
+			}
+		}
+		f.labels = append(f.labels, label)
 	}
 	return f, nil
 }
@@ -122,25 +136,45 @@ func comparePaths(a, b string) int {
 	}
 }
 
-// Len returns the number of files.
-func (f *Folder) Len() int { return len(f.paths) }
+// Len returns the number of items: the files, then the paths that could
+// not be read while listing them.
+func (f *Folder) Len() int { return len(f.paths) + len(f.failed) }
 
-// Name returns the path of file i (the pattern's base directory joined with
-// the matched path).
-func (f *Folder) Name(i int) string { return f.paths[i] }
+// Name returns the path of item i: for a file, the pattern's base directory
+// joined with the matched path; for a listing failure, its absolute path.
+func (f *Folder) Name(i int) string {
+	if i >= len(f.paths) && i < f.Len() {
+		return f.failed[i-len(f.paths)].Path
+	}
+	return f.paths[i]
+}
 
 // Image decodes file i with imageio.DecodeFile; see that function for the
-// result types and errors, which name the file.
-func (f *Folder) Image(i int) (image.Image, error) { return imageio.DecodeFile(f.paths[i], f.decode) }
+// result types and errors, which name the file. For a listing failure it
+// returns the *WalkError, which names the path.
+func (f *Folder) Image(i int) (image.Image, error) {
+	if i >= len(f.paths) && i < f.Len() {
+		return nil, f.failed[i-len(f.paths)]
+	}
+	return imageio.DecodeFile(f.paths[i], f.decode)
+}
 
-// Label returns the class index of file i when the folder is labelled.
+// Label returns the class index of item i when the folder is labelled; a
+// listing failure outside every class folder holding files has none.
 func (f *Folder) Label(i int) (int, bool) {
 	if f.labels == nil {
-		_ = f.paths[i] // same bounds check as a labelled folder
+		_ = f.Name(i) // same bounds check as a labelled folder
 		return 0, false
 	}
-	return f.labels[i], true
+	if l := f.labels[i]; l >= 0 {
+		return l, true
+	}
+	return 0, false
 }
+
+// Failed returns the paths that could not be read while listing the files
+// (also the last items of the folder), sorted by path.
+func (f *Folder) Failed() []*WalkError { return slices.Clone(f.failed) }
 
 // Classes returns a copy of the sorted class names, or nil when unlabelled.
 func (f *Folder) Classes() []string { return slices.Clone(f.classes) }

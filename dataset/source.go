@@ -10,7 +10,15 @@
 //
 // A corrupt item does not stop a source: its Image method returns an error
 // naming the item, and the consumer applies an [OnError] policy, skipping
-// (and recording a [Skipped] entry) or failing.
+// (and recording a [Skipped] entry) or failing. The same holds for a path
+// that could not be read while listing a glob (an unreadable folder, a
+// symbolic link loop): [Glob] makes it an item whose Image returns a
+// [WalkError] naming its absolute path.
+//
+// Files come from a user's disk, so they are read with bounds: only regular
+// files are opened (a FIFO cannot block, a device cannot stream forever),
+// and sizes are checked before anything is allocated ([IDXOptions],
+// imageio.Options).
 package dataset
 
 import (

@@ -6,7 +6,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/bmatcuk/doublestar/v4"
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
@@ -46,27 +45,51 @@ OUT.paths.txt listing the files in the same order.`,
 	return cmd
 }
 
-// expandGlobs returns the files matching the patterns, sorted per pattern, without
-// duplicates.
+// expandGlobs returns the files matching the patterns (doublestar globs; hidden files
+// match too) in walk order per pattern, without duplicates. A path that cannot be read
+// while walking (an unreadable folder, a symbolic link loop) is an error naming its
+// absolute path; walkGlobs can go on past such paths instead.
 func expandGlobs(patterns []string) ([]string, error) {
+	paths, _, err := walkGlobs(patterns, dataset.Fail)
+	return paths, err
+}
+
+// walkGlobs is expandGlobs under an error policy: a path that could not be read while
+// walking does not stop the walk but goes to onErr, so under skip it is returned as a
+// skipped entry naming its absolute path (for the run's skip report), and under fail it
+// is the error.
+func walkGlobs(patterns []string, onErr dataset.OnError) ([]string, []dataset.Skipped, error) {
 	var paths []string
+	var skipped []dataset.Skipped
 	seen := map[string]bool{}
 	for _, p := range patterns {
-		matches, err := doublestar.FilepathGlob(p, doublestar.WithFilesOnly(), doublestar.WithFailOnIOErrors())
+		files, failed, err := dataset.Walk(p, dataset.WalkOptions{Hidden: true})
 		if err != nil {
-			return nil, fmt.Errorf("pattern %q: %w", p, err)
+			return nil, nil, err
 		}
-		if len(matches) == 0 {
-			return nil, fmt.Errorf("pattern %q matches no file", p)
+		for _, werr := range failed {
+			if seen[werr.Path] {
+				continue
+			}
+			seen[werr.Path] = true
+			if err := onErr.Handle(&skipped, werr.Path, werr); err != nil {
+				return nil, nil, fmt.Errorf("pattern %q: %w", p, err)
+			}
 		}
-		for _, m := range matches {
+		if len(files) == 0 {
+			if len(failed) > 0 {
+				return nil, nil, fmt.Errorf("pattern %q matches no readable file: %d path(s) could not be read, the first: %w", p, len(failed), failed[0])
+			}
+			return nil, nil, fmt.Errorf("pattern %q matches no file", p)
+		}
+		for _, m := range files {
 			if !seen[m] {
 				seen[m] = true
 				paths = append(paths, m)
 			}
 		}
 	}
-	return paths, nil
+	return paths, skipped, nil
 }
 
 func loadModel(path string, opts infer.Options) (*swav.Model, error) {
@@ -89,7 +112,7 @@ func runEmbed(cmd *cobra.Command, f embedFlags, patterns []string) (err error) {
 	if err != nil {
 		return err
 	}
-	paths, err := expandGlobs(patterns)
+	paths, skipped, err := walkGlobs(patterns, onErr)
 	if err != nil {
 		return err
 	}
@@ -113,7 +136,6 @@ func runEmbed(cmd *cobra.Command, f embedFlags, patterns []string) (err error) {
 	bar := progressbar.NewOptions(len(paths), progressbar.OptionSetWriter(os.Stderr), progressbar.OptionSetDescription("embed"),
 		progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString("img"),
 		progressbar.OptionThrottle(200*time.Millisecond), progressbar.OptionClearOnFinish())
-	var skipped []dataset.Skipped
 	start := time.Now()
 	err = m.EachFile(cmd.Context(), paths, func(i int, vec []float32, ferr error) error {
 		_ = bar.Add(1)

@@ -60,12 +60,20 @@ func BenchmarkConvKernelGradient(b *testing.B) {
 	for _, workers := range []int{1, 2} {
 		e := New(Options{Workers: workers})
 		b.Run(fmt.Sprintf("threads=%d", workers), func(b *testing.B) {
+			if workers == 1 {
+				runtime.LockOSThread()
+				defer runtime.UnlockOSThread()
+			}
+			cpu0 := threadCPUTime()
 			for b.Loop() {
 				if err := e.Conv(p, in, ker, out); err != nil {
 					b.Fatal(err)
 				}
 			}
 			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			if cpu := threadCPUTime() - cpu0; workers == 1 && cpu > 0 {
+				b.ReportMetric(flops*float64(b.N)/cpu.Seconds()/1e9, "GFLOP/cpu-s")
+			}
 		})
 	}
 }

@@ -1,0 +1,204 @@
+package gemm
+
+import (
+	"fmt"
+	"sync"
+	"unsafe"
+)
+
+// ConvKernelGrad computes the gradient of a 2-D channels-last convolution with
+// respect to its kernel. p describes the forward convolution (input
+// [Batch, H, W, InChannels], kernel [KH, KW, InChannels, OutChannels], output
+// [Batch, OH, OW, OutChannels]; no input dilation); outGrad has the output's
+// shape and kgrad, overwritten, the kernel's:
+//
+//	kgrad[ky, kx, ci, co] = Σ_{n, y, x} input[n, y·sy + ky·dy − padY, x·sx + kx·dx − padX, ci] · outGrad[n, y, x, co]
+//
+// (terms outside the input are zero). It is one product of the transposed
+// output gradient (Co × P, P = Batch·OH·OW pixels, read in place) by the
+// im2col matrix of the input (P × KH·KW·Ci), whose 16-column panels are
+// gathered straight from the input, so neither operand is transposed into
+// scratch and the reduction over pixels runs in deep K blocks. With several
+// workers each one reduces its own range of pixels and the partial sums are
+// added at the end.
+func (e *Engine) ConvKernelGrad(p ConvParams, input, outGrad, kgrad []float32) error {
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	if len(p.InSpatial) != 2 {
+		return fmt.Errorf("%w: ConvKernelGrad takes 2 spatial axes, got %d", ErrInvalidArgument, len(p.InSpatial))
+	}
+	for _, d := range p.InputDilations {
+		if d != 1 {
+			return fmt.Errorf("%w: ConvKernelGrad does not take input dilations %v", ErrInvalidArgument, p.InputDilations)
+		}
+	}
+	g := kgGeometry{
+		n: p.Batch, h: p.InSpatial[0], w: p.InSpatial[1], ci: p.InChannels, co: p.OutChannels,
+		kh: p.KernelSpatial[0], kw: p.KernelSpatial[1], oh: p.OutSpatial[0], ow: p.OutSpatial[1],
+		sy: axisOr(p.Strides, 0, 1), sx: axisOr(p.Strides, 1, 1),
+		dy: axisOr(p.KernelDilations, 0, 1), dx: axisOr(p.KernelDilations, 1, 1),
+	}
+	if len(p.Paddings) > 0 {
+		g.padY, g.padX = p.Paddings[0][0], p.Paddings[1][0]
+	}
+	pixels := g.n * g.oh * g.ow
+	cols := g.kh * g.kw * g.ci
+	if len(input) < g.n*g.h*g.w*g.ci || len(outGrad) < pixels*g.co || len(kgrad) < cols*g.co {
+		return fmt.Errorf("%w: ConvKernelGrad buffers too short: input %d (need %d), output gradient %d (need %d), kernel gradient %d (need %d)",
+			ErrInvalidArgument, len(input), g.n*g.h*g.w*g.ci, len(outGrad), pixels*g.co, len(kgrad), cols*g.co)
+	}
+	if cols == 0 || g.co == 0 {
+		return nil
+	}
+	kg := kgrad[:cols*g.co]
+	if pixels == 0 {
+		clear(kg)
+		return nil
+	}
+	flops := 2 * float64(pixels) * float64(cols) * float64(g.co)
+	w := e.workersFor(flops, (pixels+KC-1)/KC)
+	// acc[i] is worker i's Co × cols sum (the product's natural layout).
+	acc := make([][]float32, w)
+	var wg sync.WaitGroup
+	for i := range w {
+		acc[i] = make([]float32, g.co*cols)
+		lo, hi := pixels*i/w, pixels*(i+1)/w
+		if w == 1 {
+			e.kgRange(&g, input, outGrad, acc[i], lo, hi)
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			e.kgRange(&g, input, outGrad, acc[i], lo, hi)
+		}()
+	}
+	wg.Wait()
+	// kgrad[c, co] = Σ_i acc[i][co, c]: transposed in blocks that stay in cache.
+	const tb = 32
+	for c0 := 0; c0 < cols; c0 += tb {
+		for o0 := 0; o0 < g.co; o0 += tb {
+			for c := c0; c < min(c0+tb, cols); c++ {
+				row := kg[c*g.co:]
+				for o := o0; o < min(o0+tb, g.co); o++ {
+					s := acc[0][o*cols+c]
+					for _, a := range acc[1:] {
+						s += a[o*cols+c]
+					}
+					row[o] = s
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// kgGeometry is a 2-D forward convolution's shape, as ConvKernelGrad reads it.
+type kgGeometry struct {
+	n, h, w, ci, co int
+	kh, kw, oh, ow  int
+	sy, sx, dy, dx  int
+	padY, padX      int
+}
+
+// kgRange adds the contribution of output pixels [lo, hi) to acc (Co × KH·KW·Ci).
+func (e *Engine) kgRange(g *kgGeometry, input, outGrad, acc []float32, lo, hi int) {
+	s := e.getScratch()
+	defer e.putScratch(s)
+	cols := g.kh * g.kw * g.ci
+	nb := (hi - lo + KC - 1) / KC
+	kBlock := (hi - lo + nb - 1) / nb
+	s.bPack = grow(s.bPack, kBlock*NR)
+	s.aTail = grow(s.aTail, kBlock*MR)
+	// Per pixel of the block: its input row and column origin and its image's offset.
+	pos := make([]int32, 3*kBlock)
+	fullRows := g.co / MR * MR
+	gradA := matrix{data: outGrad, rs: 1, cs: g.co} // A[co, pixel]
+	for pc := lo; pc < hi; pc += kBlock {
+		kc := min(kBlock, hi-pc)
+		for q := range kc {
+			pix := pc + q
+			x := pix % g.ow
+			y := (pix / g.ow) % g.oh
+			n := pix / (g.ow * g.oh)
+			pos[3*q] = int32(y*g.sy - g.padY)
+			pos[3*q+1] = int32(x*g.sx - g.padX)
+			pos[3*q+2] = int32(n * g.h * g.w)
+		}
+		beta := float32(1)
+		if pc == lo {
+			beta = 0
+		}
+		if fullRows < g.co {
+			packA(s.aTail, gradA, fullRows, g.co-fullRows, pc, kc)
+		}
+		for j0 := 0; j0 < cols; j0 += NR {
+			nw := min(NR, cols-j0)
+			g.gatherPanel(s.bPack, input, pos[:3*kc], j0, nw)
+			bp := &s.bPack[0]
+			for ir := 0; ir < g.co; ir += MR {
+				mh := min(MR, g.co-ir)
+				cOff := ir*cols + j0
+				if mh == MR && nw == NR {
+					e.kernel(kc, gradA.ptr(ir, pc), 1, g.co, bp, &acc[cOff], cols, 1, beta)
+					continue
+				}
+				ap, rsA, csA := gradA.ptr(ir, pc), 1, g.co
+				if mh < MR {
+					ap, rsA, csA = &s.aTail[0], 1, MR
+				}
+				e.kernel(kc, ap, rsA, csA, bp, &s.tile[0], NR, 1, 0)
+				mergeTile(&s.tile, acc[cOff:], cols, mh, nw, beta)
+			}
+		}
+	}
+}
+
+// gatherPanel writes the im2col columns [j0, j0+nw) of the pixels described by
+// pos (row origin, column origin, image offset per pixel) into panel, one row of
+// NR floats per pixel, zero outside the input and beyond nw. Column j is tap
+// j / Ci (row-major over KH×KW), channel j % Ci.
+func (g *kgGeometry) gatherPanel(panel, input []float32, pos []int32, j0, nw int) {
+	kc := len(pos) / 3
+	t, c0 := j0/g.ci, j0%g.ci
+	if nw == NR && c0+NR <= g.ci {
+		// One tap, 16 consecutive channels: one 64-byte copy per pixel.
+		ky, kx := t/g.kw, t%g.kw
+		oy, ox := ky*g.dy, kx*g.dx
+		for q := range kc {
+			row := panel[q*NR : q*NR+NR]
+			iy, ix := int(pos[3*q])+oy, int(pos[3*q+1])+ox
+			if iy < 0 || iy >= g.h || ix < 0 || ix >= g.w {
+				clear(row)
+				continue
+			}
+			src := (int(pos[3*q+2])+iy*g.w+ix)*g.ci + c0
+			copy16(row, input[src:src+NR])
+		}
+		return
+	}
+	for q := range kc {
+		row := panel[q*NR : q*NR+NR]
+		clear(row)
+		for j := range nw {
+			c := j0 + j
+			tap, ch := c/g.ci, c%g.ci
+			iy := int(pos[3*q]) + (tap/g.kw)*g.dy
+			ix := int(pos[3*q+1]) + (tap%g.kw)*g.dx
+			if iy < 0 || iy >= g.h || ix < 0 || ix >= g.w {
+				continue
+			}
+			row[j] = input[(int(pos[3*q+2])+iy*g.w+ix)*g.ci+ch]
+		}
+	}
+}
+
+// copy16 copies 16 floats as eight 8-byte moves (a 64-byte array copy would call
+// memmove, which costs more than the move itself here).
+func copy16(dst, src []float32) {
+	d := (*[NR / 2]uint64)(unsafe.Pointer(&dst[:NR][0]))
+	s := (*[NR / 2]uint64)(unsafe.Pointer(&src[:NR][0]))
+	d[0], d[1], d[2], d[3] = s[0], s[1], s[2], s[3]
+	d[4], d[5], d[6], d[7] = s[4], s[5], s[6], s[7]
+}

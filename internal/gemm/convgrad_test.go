@@ -1,0 +1,191 @@
+package gemm
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"testing"
+)
+
+// refKernelGrad is ConvKernelGrad's definition computed directly in float64, with
+// the sum of |terms| per element for the tolerance.
+func refKernelGrad(p ConvParams, input, outGrad []float32) (want, scale []float64) {
+	h, w := p.InSpatial[0], p.InSpatial[1]
+	kh, kw := p.KernelSpatial[0], p.KernelSpatial[1]
+	oh, ow := p.OutSpatial[0], p.OutSpatial[1]
+	ci, co := p.InChannels, p.OutChannels
+	sy, sx := axisOr(p.Strides, 0, 1), axisOr(p.Strides, 1, 1)
+	dy, dx := axisOr(p.KernelDilations, 0, 1), axisOr(p.KernelDilations, 1, 1)
+	var py, px int
+	if len(p.Paddings) > 0 {
+		py, px = p.Paddings[0][0], p.Paddings[1][0]
+	}
+	want = make([]float64, kh*kw*ci*co)
+	scale = make([]float64, len(want))
+	for n := range p.Batch {
+		for y := range oh {
+			for x := range ow {
+				for ky := range kh {
+					iy := y*sy + ky*dy - py
+					if iy < 0 || iy >= h {
+						continue
+					}
+					for kx := range kw {
+						ix := x*sx + kx*dx - px
+						if ix < 0 || ix >= w {
+							continue
+						}
+						for c := range ci {
+							a := float64(input[((n*h+iy)*w+ix)*ci+c])
+							for o := range co {
+								t := a * float64(outGrad[((n*oh+y)*ow+x)*co+o])
+								i := ((ky*kw+kx)*ci+c)*co + o
+								want[i] += t
+								scale[i] += math.Abs(t)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	return want, scale
+}
+
+// kernelGradCases covers the small ResNet's layers (3×3 stride 1 and 2, the 1×1/2
+// shortcut, the 1-channel stem), channel counts that are not multiples of the
+// 6×16 tile, kernel dilation, asymmetric padding and a pixel count below one K block.
+var kernelGradCases = []struct {
+	batch, h, w, ci, co, kh, kw, s, d int
+	pad                               [2][2]int
+}{
+	{3, 9, 9, 32, 32, 3, 3, 1, 1, [2][2]int{{1, 1}, {1, 1}}},
+	{2, 10, 10, 32, 64, 3, 3, 2, 1, [2][2]int{{1, 1}, {1, 1}}},
+	{2, 10, 10, 32, 64, 1, 1, 2, 1, [2][2]int{{0, 0}, {0, 0}}},
+	{4, 8, 8, 1, 32, 3, 3, 1, 1, [2][2]int{{1, 1}, {1, 1}}},
+	{2, 7, 6, 5, 7, 3, 2, 1, 1, [2][2]int{{1, 2}, {0, 1}}},
+	{2, 9, 9, 16, 20, 3, 3, 1, 2, [2][2]int{{2, 2}, {2, 2}}},
+	{1, 3, 3, 48, 13, 3, 3, 1, 1, [2][2]int{{1, 1}, {1, 1}}},
+	{40, 7, 7, 64, 128, 3, 3, 1, 1, [2][2]int{{1, 1}, {1, 1}}},
+}
+
+func kernelGradParams(c struct {
+	batch, h, w, ci, co, kh, kw, s, d int
+	pad                               [2][2]int
+}) ConvParams {
+	oh := outSize(c.h, c.kh, c.s, c.pad[0][0], c.pad[0][1], c.d, 1)
+	ow := outSize(c.w, c.kw, c.s, c.pad[1][0], c.pad[1][1], c.d, 1)
+	return ConvParams{Batch: c.batch, InChannels: c.ci, OutChannels: c.co,
+		InSpatial: []int{c.h, c.w}, KernelSpatial: []int{c.kh, c.kw}, OutSpatial: []int{oh, ow},
+		Strides: []int{c.s, c.s}, KernelDilations: []int{c.d, c.d}, Paddings: [][2]int{c.pad[0], c.pad[1]}}
+}
+
+func TestConvKernelGrad(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, c := range kernelGradCases {
+		p := kernelGradParams(c)
+		in := randSlice(r, c.batch*c.h*c.w*c.ci)
+		og := randSlice(r, c.batch*p.OutSpatial[0]*p.OutSpatial[1]*c.co)
+		want, scale := refKernelGrad(p, in, og)
+		for _, opts := range []Options{{Workers: 1}, {Workers: 2}, {Workers: 1, PureGo: true}} {
+			name := fmt.Sprintf("%+v/workers=%d,purego=%v", c, opts.Workers, opts.PureGo)
+			got := make([]float32, len(want))
+			for i := range got {
+				got[i] = float32(math.NaN()) // Every element must be overwritten.
+			}
+			if err := New(opts).ConvKernelGrad(p, in, og, got); err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			if i, ok := closeTo(got, want, scale); !ok {
+				t.Fatalf("%s: element %d = %g, want %g", name, i, got[i], want[i])
+			}
+		}
+	}
+}
+
+// closeTo reports the first element of got farther from want than float32
+// rounding of its terms allows.
+func closeTo(got []float32, want, scale []float64) (int, bool) {
+	for i := range got {
+		if d := math.Abs(float64(got[i]) - want[i]); !(d <= 1e-5*scale[i]+1e-6) {
+			return i, false
+		}
+	}
+	return -1, true
+}
+
+// TestConvKernelGradDetectsErrors is the mutation check of TestConvKernelGrad's
+// comparison: a kernel gradient with one tap shifted by one pixel, or one term
+// missing, must fail it.
+func TestConvKernelGradDetectsErrors(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	c := kernelGradCases[0]
+	p := kernelGradParams(c)
+	in := randSlice(r, c.batch*c.h*c.w*c.ci)
+	og := randSlice(r, c.batch*p.OutSpatial[0]*p.OutSpatial[1]*c.co)
+	want, scale := refKernelGrad(p, in, og)
+	shifted := p
+	shifted.Paddings = [][2]int{{1, 1}, {0, 2}} // every tap reads one column to the right
+	got := make([]float32, len(want))
+	if err := New(Options{Workers: 1}).ConvKernelGrad(shifted, in, og, got); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := closeTo(got, want, scale); ok {
+		t.Error("a kernel gradient with shifted taps passed the comparison")
+	}
+	if err := New(Options{Workers: 1}).ConvKernelGrad(p, in, og, got); err != nil {
+		t.Fatal(err)
+	}
+	got[len(got)/2] += float32(1e-3 * scale[len(got)/2])
+	if _, ok := closeTo(got, want, scale); ok {
+		t.Error("a kernel gradient with one element off by 1e-3 of its scale passed the comparison")
+	}
+}
+
+func TestConvKernelGradRejects(t *testing.T) {
+	p := kernelGradParams(kernelGradCases[0])
+	e := New(Options{Workers: 1})
+	if err := e.ConvKernelGrad(p, make([]float32, 10), make([]float32, 10), make([]float32, 10)); err == nil {
+		t.Error("short buffers accepted")
+	}
+	q := p
+	q.InputDilations = []int{2, 2}
+	if err := e.ConvKernelGrad(q, nil, nil, nil); err == nil {
+		t.Error("input dilation accepted")
+	}
+}
+
+// BenchmarkConvKernelGrad times ConvKernelGrad on the small ResNet's 3×3 layers at
+// batch 64 (compare BenchmarkConvKernelGradient, the transposed-operand form).
+func BenchmarkConvKernelGrad(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 1))
+	for _, c := range []struct{ h, ci, co, s int }{{28, 32, 32, 1}, {14, 64, 64, 1}, {7, 128, 128, 1}, {28, 32, 64, 2}} {
+		o := outSize(c.h, 3, c.s, 1, 1, 1, 1)
+		p := ConvParams{Batch: 64, InChannels: c.ci, OutChannels: c.co, InSpatial: []int{c.h, c.h},
+			KernelSpatial: []int{3, 3}, OutSpatial: []int{o, o}, Strides: []int{c.s, c.s}, Paddings: [][2]int{{1, 1}, {1, 1}}}
+		in := randSlice(r, 64*c.h*c.h*c.ci)
+		og := randSlice(r, 64*o*o*c.co)
+		kg := make([]float32, 9*c.ci*c.co)
+		flops := 2 * float64(64*o*o) * float64(9*c.ci) * float64(c.co)
+		for _, workers := range []int{1, 2} {
+			e := New(Options{Workers: workers})
+			b.Run(fmt.Sprintf("%dx%dx%d_s%d_co%d/threads=%d", c.h, c.h, c.ci, c.s, c.co, workers), func(b *testing.B) {
+				if workers == 1 {
+					runtime.LockOSThread()
+					defer runtime.UnlockOSThread()
+				}
+				cpu0 := threadCPUTime()
+				for b.Loop() {
+					if err := e.ConvKernelGrad(p, in, og, kg); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+				if cpu := threadCPUTime() - cpu0; workers == 1 && cpu > 0 {
+					b.ReportMetric(flops*float64(b.N)/cpu.Seconds()/1e9, "GFLOP/cpu-s")
+				}
+			})
+		}
+	}
+}

@@ -82,6 +82,10 @@
 //	delegate=go  delegate to plain simplego ("go:ops_sequential") instead of swavgo
 //	purego       use the portable Go micro-kernels (for comparison and tests)
 //	nowinograd   run 3×3 stride-1 convolutions directly, not by Winograd (comparison)
+//	nokgrad      run kernel-gradient convolutions as transposed generic convolutions,
+//	             not by gemm.ConvKernelGrad (comparison)
+//	noreducefuse do not fuse elementwise operands into reductions, and
+//	             materialise broadcasts read by several fused groups (comparison)
 //	nohot        run everything on the delegate (for comparison and tests)
 //	nofuse       do not fuse chains of elementwise ops (for comparison and tests)
 //	stats        time every step; see Backend.Stats
@@ -121,6 +125,12 @@ type Backend struct {
 	engine1  *gemm.Engine // single-threaded, for work parallelised over batches.
 	noHot    bool
 	noFuse   bool // Do not fuse elementwise chains.
+	// noKernelGrad runs kernel-gradient convolutions as transposed generic
+	// convolutions instead of gemm.ConvKernelGrad (for comparison and tests).
+	noKernelGrad bool
+	// noReduceFuse keeps reductions reading materialised operands and
+	// broadcasts with several readers materialised (for comparison and tests).
+	noReduceFuse bool
 	// minElements is the size from which elementwise ops run here.
 	minElements int
 	config      string
@@ -138,6 +148,8 @@ func New(config string) (backends.Backend, error) {
 	minElements := defaultMinHotElements
 	withStats := false
 	noFuse := false
+	noKernelGrad := false
+	noReduceFuse := false
 	for _, part := range strings.Split(config, ",") {
 		part = strings.TrimSpace(part)
 		key, val, _ := strings.Cut(part, "=")
@@ -163,6 +175,10 @@ func New(config string) (backends.Backend, error) {
 			minElements = n
 		case "nofuse":
 			noFuse = true
+		case "nokgrad":
+			noKernelGrad = true
+		case "noreducefuse":
+			noReduceFuse = true
 		case "stats":
 			withStats = true
 		case "purego":
@@ -172,7 +188,7 @@ func New(config string) (backends.Backend, error) {
 		case "nohot":
 			noHot = true
 		default:
-			return nil, fmt.Errorf("backend %s: unknown option %q (known: workers=N, delegate=swavgo|go, purego, nowinograd, nohot, nofuse, stats, elementwise_min=N)",
+			return nil, fmt.Errorf("backend %s: unknown option %q (known: workers=N, delegate=swavgo|go, purego, nowinograd, nokgrad, noreducefuse, nohot, nofuse, stats, elementwise_min=N)",
 				BackendName, part)
 		}
 	}
@@ -189,6 +205,8 @@ func New(config string) (backends.Backend, error) {
 	b := Wrap(delegate, opts, noHot, config)
 	b.minElements = minElements
 	b.noFuse = noFuse
+	b.noKernelGrad = noKernelGrad
+	b.noReduceFuse = noReduceFuse
 	if withStats {
 		b.stats = &opStats{}
 	}

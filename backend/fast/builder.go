@@ -29,6 +29,9 @@ type node struct {
 	label   string    // Step kind in Backend.Stats; the op type when empty.
 	ew      *ewInfo   // Set for hot elementwise nodes (candidates for fusion).
 	conv    *convPlan // Set for hot convolutions (candidates for an epilogue).
+	// reduce is set for hot float32 ReduceSum nodes (candidates for reading a
+	// fused elementwise program instead of a materialised operand).
+	reduce *reducePlan
 }
 
 // value is one output of a node: the backends.Op handed to GoMLX.

@@ -448,9 +448,19 @@ func broadcastKernel(in shapes.Shape, out shapes.Shape, axes []int, minElements 
 	return newStridedPlan(out.Dimensions, info.strides).kernel(ewCopy, out), info
 }
 
-// reduceKernel returns a kernel for ReduceSum/ReduceMax of a large float32
-// operand over the given axes, or nil.
-func reduceKernel(opType backends.OpType, in shapes.Shape, out shapes.Shape, axes []int, minElements int) kernelFn {
+// reducePlan is a ReduceSum/ReduceMax of a large float32 operand: the
+// operand's dims collapsed with the output's strides over them (0 on reduced
+// axes).
+type reducePlan struct {
+	plan     *stridedPlan
+	isMax    bool
+	size     int // Elements of the operand.
+	outShape shapes.Shape
+}
+
+// newReducePlan returns the plan of ReduceSum/ReduceMax of in over axes, or nil
+// when it does not run here.
+func newReducePlan(opType backends.OpType, in shapes.Shape, out shapes.Shape, axes []int, minElements int) *reducePlan {
 	if in.DType != dtypes.Float32 || out.DType != dtypes.Float32 || in.Size() < minElements {
 		return nil
 	}
@@ -476,35 +486,47 @@ func reduceKernel(opType backends.OpType, in shapes.Shape, out shapes.Shape, axe
 	if st != out.Size() {
 		return nil
 	}
-	plan := newStridedPlan(in.Dimensions, [][]int{outStrides})
-	isMax := opType == backends.OpTypeReduceMax
-	outShape := out.Clone()
+	return &reducePlan{plan: newStridedPlan(in.Dimensions, [][]int{outStrides}),
+		isMax: opType == backends.OpTypeReduceMax, size: in.Size(), outShape: out.Clone()}
+}
+
+// init returns the reduction's identity element.
+func (r *reducePlan) init() float32 {
+	if r.isMax {
+		return float32(math.Inf(-1))
+	}
+	return 0
+}
+
+// kernel reduces the materialised operand.
+func (r *reducePlan) kernel() kernelFn {
 	return func(b *Backend, bufs []backends.Buffer) (backends.Buffer, error) {
 		x, err := bufferFloat32(b, bufs[0])
 		if err != nil {
 			return nil, fmt.Errorf("reduce input: %w", err)
 		}
-		buf, dst, err := newFloat32Buffer(b, outShape.Dimensions)
+		buf, dst, err := newFloat32Buffer(b, r.outShape.Dimensions)
 		if err != nil {
 			return nil, err
 		}
-		init := float32(0)
-		if isMax {
-			init = float32(math.Inf(-1))
-		}
-		plan.reduceParallel(b.engine, isMax, init, dst, x)
+		r.plan.reduceParallel(b.engine, r.isMax, r.init(), dst, len(x), func(part []float32, r0, r1 int) {
+			r.plan.reduce(b.engine, r.isMax, part, x, 0, r0, r1)
+		})
 		return buf, nil
 	}
 }
 
-// reduceParallel initialises dst with init and reduces x into it. Large
-// inputs are split by rows over workers, each reducing into its own partial
-// output, which are then combined.
-func (p *stridedPlan) reduceParallel(e *gemm.Engine, isMax bool, init float32, dst, x []float32) {
+// reduceParallel initialises dst with init and reduces an operand of size
+// elements into it: reduceRows(part, r0, r1) accumulates the operand's rows
+// [r0, r1) into part. Large operands are split by rows over workers, each
+// reducing into its own partial output, which are then combined — always in
+// the same order for the same shapes and workers.
+func (p *stridedPlan) reduceParallel(e *gemm.Engine, isMax bool, init float32, dst []float32, size int,
+	reduceRows func(part []float32, r0, r1 int)) {
 	workers := e.Workers()
-	rows := len(x) / p.dims[len(p.dims)-1]
+	rows := size / p.dims[len(p.dims)-1]
 	w := 1
-	if len(x) >= 1<<16 && len(dst) <= len(x)/16 {
+	if size >= 1<<16 && len(dst) <= size/16 {
 		w = min(workers, rows)
 	}
 	parts := make([][]float32, w)
@@ -516,7 +538,7 @@ func (p *stridedPlan) reduceParallel(e *gemm.Engine, isMax bool, init float32, d
 		for j := range part {
 			part[j] = init
 		}
-		p.reduce(e, isMax, part, x, rows*i/w, rows*(i+1)/w)
+		reduceRows(part, rows*i/w, rows*(i+1)/w)
 		parts[i] = part
 		return nil
 	})
@@ -531,9 +553,10 @@ func (p *stridedPlan) reduceParallel(e *gemm.Engine, isMax bool, init float32, d
 	}
 }
 
-// reduce accumulates rows [r0, r1) of x (iterated in row-major order over
-// the plan's dims, which are the input's) into dst at the plan's output strides.
-func (p *stridedPlan) reduce(e *gemm.Engine, isMax bool, dst, x []float32, r0, r1 int) {
+// reduce accumulates rows [r0, r1) of the operand (iterated in row-major order
+// over the plan's dims, which are the operand's) into dst at the plan's output
+// strides; x holds the operand from row xRow0 on.
+func (p *stridedPlan) reduce(e *gemm.Engine, isMax bool, dst, x []float32, xRow0, r0, r1 int) {
 	r := len(p.dims)
 	inner := p.dims[r-1]
 	innerStride := p.strides[0][r-1]
@@ -546,7 +569,7 @@ func (p *stridedPlan) reduce(e *gemm.Engine, isMax bool, dst, x []float32, r0, r
 		off += idx[a] * p.strides[0][a]
 	}
 	for row := r0; row < r1; row++ {
-		src := x[row*inner : (row+1)*inner]
+		src := x[(row-xRow0)*inner : (row-xRow0+1)*inner]
 		switch {
 		case innerStride == 0 && !isMax:
 			var acc float32
@@ -614,7 +637,12 @@ func (b *Builder) recordReduce(opType backends.OpType, x backends.Op, axes []int
 		return nil, err
 	}
 	if n := b.nodes[len(b.nodes)-1]; !b.backend.noHot {
-		n.kernel = reduceKernel(opType, n.inputs[0].shape, n.outputs[0].shape, axes, b.backend.minElements)
+		if plan := newReducePlan(opType, n.inputs[0].shape, n.outputs[0].shape, axes, b.backend.minElements); plan != nil {
+			n.kernel = plan.kernel()
+			if !plan.isMax {
+				n.reduce = plan
+			}
+		}
 	}
 	return op, nil
 }

@@ -638,3 +638,95 @@ func TestConvEpilogueReadsConvInput(t *testing.T) {
 		t.Errorf("not fused; stats:\n%s", b.(*Backend).Stats())
 	}
 }
+
+// TestConvKernelGradient: the kernel gradients of the small ResNet's convolution
+// kinds (3×3 stride 1 and 2, 1×1 stride 2, the 1-channel stem, an odd size with
+// kernel dilation) run on gemm.ConvKernelGrad — the stats must show it — and
+// match the swavgo backend; with nokgrad the same graph takes the transposed
+// generic convolution instead.
+func TestConvKernelGradient(t *testing.T) {
+	r := rand.New(rand.NewPCG(27, 28))
+	type tc struct{ b, h, ci, co, k, stride, pad, dil int }
+	for _, c := range []tc{
+		{3, 10, 32, 32, 3, 1, 1, 1},
+		{2, 10, 32, 64, 3, 2, 1, 1},
+		{2, 9, 16, 32, 1, 2, 0, 1},
+		{4, 8, 1, 32, 3, 1, 1, 1},
+		{2, 11, 5, 7, 3, 1, 2, 2},
+	} {
+		t.Run(fmt.Sprintf("%+v", c), func(t *testing.T) {
+			x := randTensor(r, c.b, c.h, c.h, c.ci)
+			k := randTensor(r, c.k, c.k, c.ci, c.co)
+			fn := func(in []*Node) []*Node {
+				y := Convolve(in[0], in[1]).StridePerAxis(c.stride, c.stride).
+					PaddingPerDim([][2]int{{c.pad, c.pad}, {c.pad, c.pad}}).DilationPerAxis(c.dil, c.dil).Done()
+				loss := ReduceAllSum(Mul(y, Sin(Iota(y.Graph(), y.Shape(), 3))))
+				return []*Node{Gradient(loss, in[1])[0]}
+			}
+			inputs := []*tensors.Tensor{x, k}
+			want := runGraph(t, newRef(t), fn, inputs)
+			for _, cfg := range []string{"", "workers=1", "workers=2", "purego,workers=1", "nokgrad"} {
+				b := newFast(t, cfg+",stats")
+				got := runGraph(t, b, fn, inputs)
+				closeEnough(t, fmt.Sprintf("config %q kernel gradient", cfg), got[0], want[0], 1e-5)
+				stats := b.(*Backend).Stats()
+				if used := strings.Contains(stats, "ConvGeneral/kernel-gradient"); used == (cfg == "nokgrad") {
+					t.Errorf("config %q: kernel-gradient path used = %v; stats:\n%s", cfg, used, stats)
+				}
+			}
+		})
+	}
+}
+
+// batchNormGraph is model's training batch norm (statistics of the batch) with a
+// ReLU and its gradient with respect to the input, scale and shift.
+func batchNormGraph(in []*Node) []*Node {
+	x, gamma, beta, w := in[0], in[1], in[2], in[3]
+	mean := ReduceMean(x, 0, 1, 2)
+	centred := Sub(x, ExpandLeftToRank(mean, 4))
+	variance := ReduceMean(Square(centred), 0, 1, 2)
+	scale := Mul(Rsqrt(AddScalar(variance, 1e-5)), gamma)
+	shift := Sub(beta, Mul(mean, scale))
+	y := Add(Mul(x, ExpandLeftToRank(scale, 4)), ExpandLeftToRank(shift, 4))
+	y = Max(y, ZerosLike(y))
+	loss := ReduceAllSum(Mul(y, w))
+	g := Gradient(loss, x, gamma, beta)
+	return []*Node{y, g[0], g[1], g[2]}
+}
+
+// TestReduceFusion: batch norm's Σ(x−μ)² and the Σ dy·x of its gradient
+// reduce fused elementwise programs (the stats must show it), broadcasts read by
+// several groups are not materialised, and every output matches the swavgo
+// backend — and is bit for bit what the unfused reductions give (noreducefuse),
+// since rows are summed in the same order.
+func TestReduceFusion(t *testing.T) {
+	r := rand.New(rand.NewPCG(29, 30))
+	inputs := []*tensors.Tensor{randTensor(r, 8, 12, 12, 32), randTensor(r, 32), randTensor(r, 32), randTensor(r, 8, 12, 12, 32)}
+	want := runGraph(t, newRef(t), batchNormGraph, inputs)
+	for _, workers := range []string{"workers=1", "workers=2"} {
+		b := newFast(t, workers+",stats")
+		got := runGraph(t, b, batchNormGraph, inputs)
+		stats := b.(*Backend).Stats()
+		for i := range want {
+			closeEnough(t, fmt.Sprintf("%s output #%d", workers, i), got[i], want[i], 1e-4)
+		}
+		if n := strings.Count(stats, "ReduceSum(Fused("); n == 0 {
+			t.Errorf("%s: no fused reduction; stats:\n%s", workers, stats)
+		}
+		if strings.Contains(stats, "\nBroadcastInDim ") || strings.HasPrefix(stats, "BroadcastInDim ") {
+			t.Errorf("%s: a broadcast was materialised; stats:\n%s", workers, stats)
+		}
+		plain := newFast(t, workers+",noreducefuse,stats")
+		ref := runGraph(t, plain, batchNormGraph, inputs)
+		if s := plain.(*Backend).Stats(); strings.Contains(s, "ReduceSum(Fused(") {
+			t.Errorf("%s,noreducefuse: fused reduction; stats:\n%s", workers, s)
+		}
+		for i := range ref {
+			for j := range ref[i] {
+				if got[i][j] != ref[i][j] {
+					t.Fatalf("%s output #%d[%d] = %g fused, %g unfused", workers, i, j, got[i][j], ref[i][j])
+				}
+			}
+		}
+	}
+}

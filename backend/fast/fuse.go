@@ -51,13 +51,35 @@ func (b *Builder) fuse(needed, isOutput []bool) {
 		}
 	}
 	absorbed := make([]bool, len(b.nodes))
+	// fusible reports whether input in of a tree member can join the tree: a
+	// hot elementwise node of the tree's shape read element by element, used
+	// only there — or a materialised broadcast, which every tree reading it
+	// re-reads through strides instead (it is then dropped if nothing else
+	// reads it).
+	fusible := func(in *value, dims []int, strides []int) (ok, shared bool) {
+		child := in.node
+		if child.ew == nil || !needed[child.id] || absorbed[child.id] || isOutput[in.id] ||
+			!slices.Equal(in.shape.Dimensions, dims) || !slices.Equal(strides, identityStrides(dims)) {
+			return false, false
+		}
+		if uses[in.id] == 1 {
+			return true, false
+		}
+		return child.opType == backends.OpTypeBroadcastInDim && !b.backend.noReduceFuse, true
+	}
 	for i := len(b.nodes) - 1; i >= 0; i-- {
 		root := b.nodes[i]
-		if !needed[root.id] || root.ew == nil || absorbed[root.id] {
+		if !needed[root.id] || absorbed[root.id] {
+			continue
+		}
+		if root.reduce != nil && root.kernel != nil && !b.backend.noReduceFuse {
+			b.fuseReduce(root, fusible, absorbed, needed)
+			continue
+		}
+		if root.ew == nil {
 			continue
 		}
 		dims := root.outputs[0].shape.Dimensions
-		identity := identityStrides(dims)
 		var (
 			prog       []instr
 			leaves     []*value
@@ -69,10 +91,12 @@ func (b *Builder) fuse(needed, isOutput []bool) {
 			members = append(members, n)
 			var args []int
 			for k, in := range n.inputs {
-				child := in.node
-				if child.ew != nil && needed[child.id] && !absorbed[child.id] && uses[in.id] == 1 && !isOutput[in.id] &&
-					slices.Equal(in.shape.Dimensions, dims) && slices.Equal(n.ew.strides[k], identity) {
-					args = append(args, visit(child))
+				if ok, shared := fusible(in, dims, n.ew.strides[k]); ok {
+					if shared {
+						args = append(args, visitShared(in.node, &prog, &leaves, &leafStride))
+					} else {
+						args = append(args, visit(in.node))
+					}
 					continue
 				}
 				leaves = append(leaves, in)
@@ -83,6 +107,7 @@ func (b *Builder) fuse(needed, isOutput []bool) {
 			return len(prog) - 1
 		}
 		visit(root)
+		identity := identityStrides(dims)
 		convLeaf := -1
 		for l, in := range leaves {
 			c := in.node
@@ -92,7 +117,7 @@ func (b *Builder) fuse(needed, isOutput []bool) {
 				break
 			}
 		}
-		if len(members) < 2 && convLeaf < 0 {
+		if len(prog) < 2 && convLeaf < 0 {
 			continue
 		}
 		plan := newFusedPlan(dims, prog, leafStride)
@@ -117,6 +142,126 @@ func (b *Builder) fuse(needed, isOutput []bool) {
 		root.inputs = leaves
 		root.kernel = plan.kernel(root.outputs[0].shape.Dimensions)
 		root.label = plan.label()
+	}
+	b.dropUnused(needed, isOutput)
+}
+
+// visitShared appends to a tree's program the broadcast node n, which other
+// nodes also read: its operand becomes a leaf read through the broadcast's
+// strides, and n itself stays as it is.
+func visitShared(n *node, prog *[]instr, leaves *[]*value, leafStride *[][]int) int {
+	*leaves = append(*leaves, n.inputs[0])
+	*leafStride = append(*leafStride, n.ew.strides[0])
+	*prog = append(*prog, instr{op: n.ew.op, args: []int{-len(*leaves)}, label: n.opType.String()})
+	return len(*prog) - 1
+}
+
+// dropUnused clears needed for nodes no needed node or output reads any more
+// (broadcasts every reader of which now reads through strides).
+func (b *Builder) dropUnused(needed, isOutput []bool) {
+	live := make([]bool, len(b.nodes))
+	for i := len(b.nodes) - 1; i >= 0; i-- {
+		n := b.nodes[i]
+		if !needed[n.id] {
+			continue
+		}
+		for _, v := range n.outputs {
+			if isOutput[v.id] {
+				live[n.id] = true
+			}
+		}
+	}
+	for i := len(b.nodes) - 1; i >= 0; i-- {
+		n := b.nodes[i]
+		if !live[n.id] {
+			continue
+		}
+		for _, in := range n.inputs {
+			live[in.node.id] = true
+		}
+	}
+	for i, n := range b.nodes {
+		if needed[i] && !live[i] && n.opType != backends.OpTypeParameter {
+			needed[i] = false
+		}
+	}
+}
+
+// fuseReduce makes a ReduceSum whose operand is a fusible elementwise tree
+// evaluate the tree chunk by chunk and reduce each chunk while it is in cache,
+// so the operand never reaches memory (batch norm's Σ(x−μ)², and the Σ dy·x̂
+// of its gradient).
+func (b *Builder) fuseReduce(root *node, fusible func(in *value, dims, strides []int) (bool, bool), absorbed, needed []bool) {
+	in := root.inputs[0]
+	dims := in.shape.Dimensions
+	if ok, shared := fusible(in, dims, identityStrides(dims)); !ok || shared {
+		return
+	}
+	var (
+		prog       []instr
+		leaves     []*value
+		leafStride [][]int
+		members    []*node
+	)
+	var visit func(n *node) int
+	visit = func(n *node) int {
+		members = append(members, n)
+		var args []int
+		for k, in := range n.inputs {
+			if ok, shared := fusible(in, dims, n.ew.strides[k]); ok {
+				if shared {
+					args = append(args, visitShared(in.node, &prog, &leaves, &leafStride))
+				} else {
+					args = append(args, visit(in.node))
+				}
+				continue
+			}
+			leaves = append(leaves, in)
+			leafStride = append(leafStride, n.ew.strides[k])
+			args = append(args, -len(leaves))
+		}
+		prog = append(prog, instr{op: n.ew.op, args: args, label: n.opType.String()})
+		return len(prog) - 1
+	}
+	visit(in.node)
+	plan := newFusedPlan(dims, prog, leafStride)
+	if plan == nil {
+		return
+	}
+	for _, m := range members {
+		absorbed[m.id] = true
+		needed[m.id] = false
+	}
+	root.inputs = leaves
+	root.kernel = plan.reduceKernel(root.reduce)
+	root.label = "ReduceSum(" + plan.label() + ")"
+}
+
+// reduceKernel evaluates the program and reduces its output with r, in blocks
+// of whole reduction rows, with the same row split and order as r's kernel on
+// the materialised operand.
+func (p *fusedPlan) reduceKernel(r *reducePlan) kernelFn {
+	inner := r.plan.dims[len(r.plan.dims)-1]
+	blockRows := max(1, 4*fusionChunk/inner)
+	return func(b *Backend, in []backends.Buffer) (backends.Buffer, error) {
+		srcs, err := float32Inputs(b, in, "fused reduce input")
+		if err != nil {
+			return nil, err
+		}
+		buf, dst, err := newFloat32Buffer(b, r.outShape.Dimensions)
+		if err != nil {
+			return nil, err
+		}
+		r.plan.reduceParallel(b.engine, false, 0, dst, r.size, func(part []float32, r0, r1 int) {
+			st := p.newState(len(srcs))
+			block := make([]float32, blockRows*inner)
+			for rb := r0; rb < r1; rb += blockRows {
+				re := min(rb+blockRows, r1)
+				p.runRangeTo(b.engine, st, block[:(re-rb)*inner], srcs, rb*inner, re*inner)
+				r.plan.reduce(b.engine, false, part, block, rb, rb, re)
+			}
+		})
+		return buf, nil
 	}
 }
 
@@ -258,13 +403,18 @@ func (p *fusedPlan) run(e *gemm.Engine, dst []float32, srcs [][]float32) {
 // calling goroutine, in chunks of at most fusionChunk floats that start at
 // row boundaries when f0 does (the conv epilogue's row blocks).
 func (p *fusedPlan) runRange(e *gemm.Engine, st *fusedState, dst []float32, srcs [][]float32, f0, f1 int) {
+	p.runRangeTo(e, st, dst[f0:f1], srcs, f0, f1)
+}
+
+// runRangeTo is runRange writing output element f to out[f−f0].
+func (p *fusedPlan) runRangeTo(e *gemm.Engine, st *fusedState, out []float32, srcs [][]float32, f0, f1 int) {
 	_, chunkLen := p.chunking()
 	for f := f0; f < f1; {
 		end := min(f+chunkLen, f1)
 		if p.cols > fusionChunk {
 			end = min(end, (f/p.cols+1)*p.cols) // Pieces of one row.
 		}
-		p.eval(e, st, dst, srcs, f, end)
+		p.evalTo(e, st, out[f-f0:end-f0], srcs, f, end)
 		f = end
 	}
 }
@@ -296,6 +446,11 @@ func (p *fusedPlan) newState(numLeaves int) *fusedState {
 // instruction reads and writes element i of its operands only, and only the
 // last one writes dst.
 func (p *fusedPlan) eval(e *gemm.Engine, st *fusedState, dst []float32, srcs [][]float32, f0, f1 int) {
+	p.evalTo(e, st, dst[f0:f1], srcs, f0, f1)
+}
+
+// evalTo is eval writing output element f to out[f−f0].
+func (p *fusedPlan) evalTo(e *gemm.Engine, st *fusedState, dst []float32, srcs [][]float32, f0, f1 int) {
 	rowsPerChunk, chunkLen := p.chunking()
 	n := f1 - f0
 	// A row-invariant leaf gathered for one whole-row chunk is the same for
@@ -320,7 +475,7 @@ func (p *fusedPlan) eval(e *gemm.Engine, st *fusedState, dst []float32, srcs [][
 	for i, ins := range p.prog {
 		out := st.temps[i][:n]
 		if i == len(p.prog)-1 {
-			out = dst[f0:f1]
+			out = dst
 		}
 		arg := func(a int) []float32 {
 			if a < 0 {

@@ -54,6 +54,9 @@ func (b *Builder) ConvGeneral(input, kernel backends.Op, axes backends.ConvolveA
 		!plan.init(n.inputs[0].shape, n.inputs[1].shape, n.outputs[0].shape, axes, strides, paddings, inputDilations, kernelDilations) {
 		n.kernel = nil
 	} else {
+		if b.backend.noKernelGrad {
+			plan.kernelGrad = nil
+		}
 		n.label = plan.label()
 		n.conv = plan
 	}
@@ -266,6 +269,10 @@ type convPlan struct {
 	outCanonical  []int // Output dims in [batch, spatial…, channels] order.
 	outPerm       []int // Nil, or the permutation from canonical to actual output layout.
 	outShape      shapes.Shape
+	// kernelGrad, when set, is the forward convolution whose kernel gradient this
+	// node computes (GoMLX's reverse convolution of the input by the output
+	// gradient): run as gemm.ConvKernelGrad on the untransposed operands.
+	kernelGrad *gemm.ConvParams
 }
 
 func (p *convPlan) init(in, ker, out shapes.Shape, axes backends.ConvolveAxesConfig,
@@ -311,7 +318,57 @@ func (p *convPlan) init(in, ker, out shapes.Shape, axes backends.ConvolveAxesCon
 		out.Dimensions[axes.OutputBatch] != p.params.Batch || out.Dimensions[axes.OutputChannels] != p.params.OutChannels {
 		return false
 	}
-	return p.params.Validate() == nil
+	if p.params.Validate() != nil {
+		return false
+	}
+	p.kernelGrad = kernelGradParams(in, ker, out, inPerm, kerPerm, outOrder, &p.params)
+	return true
+}
+
+// kernelGradParams recognises GoMLX's kernel-gradient convolution of a 2-D
+// channels-last forward convolution (ops_convolve.go convVJPWrtKernel): the
+// input x [N, H, W, Ci] read with batch and channel axes swapped, the output
+// gradient [N, OH, OW, Co] as the kernel (its batch axis the reduced "input
+// channels"), and the result in the forward kernel's layout [KH, KW, Ci, Co],
+// with the forward strides as kernel dilations and the forward kernel
+// dilations as strides. It returns the forward convolution, or nil.
+func kernelGradParams(in, ker, out shapes.Shape, inPerm, kerPerm, outOrder []int, rev *gemm.ConvParams) *gemm.ConvParams {
+	if len(rev.InSpatial) != 2 || !slices.Equal(inPerm, []int{3, 1, 2, 0}) || !slices.Equal(kerPerm, []int{1, 2, 0, 3}) ||
+		!slices.Equal(outOrder, []int{2, 0, 1, 3}) || slices.ContainsFunc(rev.InputDilations, func(d int) bool { return d != 1 }) {
+		return nil
+	}
+	x, dy, dw := in.Dimensions, ker.Dimensions, out.Dimensions
+	fwd := &gemm.ConvParams{Batch: x[0], InChannels: x[3], OutChannels: dy[3],
+		InSpatial: []int{x[1], x[2]}, KernelSpatial: []int{dw[0], dw[1]}, OutSpatial: []int{dy[1], dy[2]},
+		Strides: make([]int, 2), KernelDilations: make([]int, 2), Paddings: make([][2]int, 2)}
+	for i := range 2 {
+		s, kd := axisOr(rev.KernelDilations, i), axisOr(rev.Strides, i)
+		fwd.Strides[i], fwd.KernelDilations[i] = s, kd
+		var pad [2]int
+		if len(rev.Paddings) > 0 {
+			pad = rev.Paddings[i]
+		}
+		// The reverse convolution may pad the end more than the forward one did;
+		// only the leading padding matters, the trailing one is any that gives
+		// the forward output size.
+		hi := (fwd.OutSpatial[i]-1)*s + (fwd.KernelSpatial[i]-1)*kd + 1 - fwd.InSpatial[i] - pad[0] + s - 1
+		if pad[0] < 0 || hi < 0 {
+			return nil
+		}
+		fwd.Paddings[i] = [2]int{pad[0], hi}
+	}
+	if fwd.Validate() != nil {
+		return nil
+	}
+	return fwd
+}
+
+// axisOr returns v[i], or 1 when v is empty.
+func axisOr(v []int, i int) int {
+	if len(v) == 0 {
+		return 1
+	}
+	return v[i]
 }
 
 // label classifies the convolution for Backend.Stats.
@@ -320,6 +377,8 @@ func (p *convPlan) label() string {
 	switch {
 	case slices.ContainsFunc(p.params.InputDilations, func(d int) bool { return d > 1 }):
 		kind = "ConvGeneral/input-dilated"
+	case p.kernelGrad != nil:
+		kind = "ConvGeneral/kernel-gradient"
 	case p.input.perm != nil || p.outPerm != nil:
 		kind = "ConvGeneral/transposed-axes"
 	case p.kernel.perm != nil:
@@ -344,6 +403,9 @@ func (p *convPlan) operands(b *Backend, in []backends.Buffer) (input, kernel []f
 }
 
 func (p *convPlan) run(b *Backend, in []backends.Buffer) (backends.Buffer, error) {
+	if p.kernelGrad != nil {
+		return p.runKernelGrad(b, in)
+	}
 	input, kernel, release, err := p.operands(b, in)
 	if err != nil {
 		return nil, err
@@ -371,5 +433,27 @@ func (p *convPlan) run(b *Backend, in []backends.Buffer) (backends.Buffer, error
 		return nil, fmt.Errorf("ConvGeneral: %w", err)
 	}
 	transpose(outFlat, canonFlat, p.outCanonical, p.outPerm, b.engine.Workers())
+	return out, nil
+}
+
+// runKernelGrad computes a kernel-gradient convolution (see kernelGradParams)
+// from the untransposed forward input and output gradient.
+func (p *convPlan) runKernelGrad(b *Backend, in []backends.Buffer) (backends.Buffer, error) {
+	x, err := bufferFloat32(b, in[0])
+	if err != nil {
+		return nil, fmt.Errorf("ConvGeneral input: %w", err)
+	}
+	dy, err := bufferFloat32(b, in[1])
+	if err != nil {
+		return nil, fmt.Errorf("ConvGeneral kernel: %w", err)
+	}
+	out, outFlat, err := newFloat32Buffer(b, p.outShape.Dimensions)
+	if err != nil {
+		return nil, fmt.Errorf("ConvGeneral: %w", err)
+	}
+	if err := b.engine.ConvKernelGrad(*p.kernelGrad, x, dy, outFlat); err != nil {
+		_ = b.delegate.BufferFinalize(out)
+		return nil, fmt.Errorf("ConvGeneral (kernel gradient): %w", err)
+	}
 	return out, nil
 }

@@ -7,6 +7,8 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/pprof"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -73,12 +75,16 @@ func newBenchFashionCmd() *cobra.Command {
 }
 
 func newBenchPretrainCmd() *cobra.Command {
-	var steps, batch int
-	var idx string
+	var steps, batch, small int
+	var idx, cpuProfile string
 	cmd := &cobra.Command{
 		Use:   "pretrain",
-		Short: "Pretraining throughput: small ResNet on Fashion-MNIST, 2×28 + 4×14 crops",
-		Args:  cobra.NoArgs,
+		Short: "Pretraining throughput: small ResNet on Fashion-MNIST, the reference's recipe, 2×28 + 4×14 crops",
+		Long: `Pretraining throughput of the small ResNet on Fashion-MNIST with the recipe of
+../shared/reference/ref_swav.py (base lr 4.8, warmup 0.5 epoch, prototypes frozen 313 steps,
+queue 512 from the first step, seed 31), timing every step after the first (which compiles
+the graph). With GOMLX_BACKEND=swav:stats the backend's time per step kind is printed too.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			be, err := newBackend()
 			if err != nil {
@@ -94,26 +100,80 @@ func newBenchPretrainCmd() *cobra.Command {
 			}
 			defer os.RemoveAll(dir)
 			var times []time.Time
-			opts := pretrain.Options{Model: model.Small(1), Crops: augment.DefaultSmall(28), BatchSize: batch, Epochs: 1,
-				MaxSteps: steps + 1, Seed: 1, Checkpoint: filepath.Join(dir, "bench.swav"), CheckpointEvery: 1 << 30,
+			crops := augment.DefaultSmall(28)
+			crops.Crops[1].Size = small
+			opts := pretrain.Options{Model: model.Small(1), Crops: crops, BatchSize: batch, Epochs: 5,
+				BaseLR: 4.8, WarmupEpochs: 0.5, FreezePrototypesIters: 313, QueueLength: 512, EpochQueueStarts: 0,
+				MaxSteps: steps + 1, Seed: 31, Checkpoint: filepath.Join(dir, "bench.swav"), CheckpointEvery: 1 << 30,
 				MetricsPath: "-", PlotPath: "-", Backend: be,
-				OnStep: func(int, float64) { times = append(times, time.Now()) }}
+				OnStep: func(step int, _ float64) {
+					times = append(times, time.Now())
+					if step == 1 && cpuProfile != "" {
+						startProfile(cpuProfile)
+					}
+				}}
+			if cpuProfile != "" {
+				defer pprof.StopCPUProfile()
+			}
+			if st, ok := be.(interface{ Stats() string }); ok {
+				opts.OnStep = wrapStats(opts.OnStep, st)
+			}
 			if _, err := pretrain.Run(cmd.Context(), src, opts); err != nil {
 				return err
 			}
 			// The first step compiles the graph: time the others.
 			elapsed := times[len(times)-1].Sub(times[0]).Seconds()
 			imgs := float64(steps*batch) / elapsed
-			crops := imgs * float64(opts.Crops.NumCrops())
-			fmt.Printf("pretrain throughput (%s backend, batch %d, 2×28+4×14 crops, %d timed steps): %.1f source images/s, %.0f crops/s, %.2f s/step\n",
-				be.Name(), batch, steps, imgs, crops, elapsed/float64(steps))
+			fmt.Printf("pretrain throughput (%s backend, %d threads, batch %d, %s crops, %d timed steps): %.1f source images/s, %.0f crops/s, %.3f s/step\n",
+				be.Name(), runtime.GOMAXPROCS(0), batch, cropsLabel(crops), steps, imgs, imgs*float64(crops.NumCrops()), elapsed/float64(steps))
+			if st, ok := be.(interface{ Stats() string }); ok {
+				if s := st.Stats(); s != "" {
+					fmt.Printf("backend time per step kind over the timed steps:\n%s", s)
+				}
+			}
 			return nil
 		},
 	}
 	cmd.Flags().IntVar(&steps, "steps", 5, "timed steps (after one warm-up step)")
 	cmd.Flags().IntVar(&batch, "batch", 64, "source images per step")
+	cmd.Flags().IntVar(&small, "small-size", 14, "size of the 4 small crops (ref_swav.py's default is 16)")
+	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the timed steps to this file")
 	cmd.Flags().StringVar(&idx, "idx", filepath.Join(dataset.DefaultFashionMNISTDir, "train-images-idx3-ubyte.gz"), "training images (IDX)")
 	return cmd
+}
+
+// startProfile starts the CPU profile into path, reporting failures on standard error
+// (the benchmark goes on without it).
+func startProfile(path string) {
+	f, err := os.Create(path)
+	if err == nil {
+		err = pprof.StartCPUProfile(f)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "cpuprofile %s: %v\n", path, err)
+	}
+}
+
+// wrapStats resets the backend's statistics after the first (compiling) step.
+func wrapStats(next func(int, float64), st interface{ Stats() string }) func(int, float64) {
+	return func(step int, loss float64) {
+		next(step, loss)
+		if step == 1 {
+			st.Stats()
+		}
+	}
+}
+
+// cropsLabel describes the crops as "2×28+4×14".
+func cropsLabel(m augment.MultiCrop) string {
+	s := ""
+	for i, c := range m.Crops {
+		if i > 0 {
+			s += "+"
+		}
+		s += fmt.Sprintf("%d×%d", c.Count, c.Size)
+	}
+	return s
 }
 
 func newBenchEmbedCmd() *cobra.Command {

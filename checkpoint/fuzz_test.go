@@ -118,12 +118,14 @@ func FuzzReadInfo(f *testing.F) {
 		}
 		f.Add(b, uint32(0))
 	}
+	// One file per fuzzing process, rewritten by every input (a fresh
+	// directory per input would cost more than the reads).
+	path := filepath.Join(f.TempDir(), "fuzz")
 	f.Fuzz(func(t *testing.T, data []byte, maxTensor uint32) {
 		opts := fuzzOptions()
 		if maxTensor > 0 {
 			opts.MaxTensorBytes = int64(maxTensor)
 		}
-		path := filepath.Join(t.TempDir(), "fuzz")
 		checkReadPath(t, path, data, opts)
 		if len(data) >= 40+32 {
 			checkReadPath(t, path, reseal(data), opts)

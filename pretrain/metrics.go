@@ -6,14 +6,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
 	"os"
+	"path/filepath"
 	"sync"
 
 	"github.com/schollz/progressbar/v3"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
+
+	"github.com/swav-go/swav/internal/userfile"
 )
 
 // metricRow is one line of the metrics file (JSON Lines).
@@ -34,21 +38,138 @@ type metricsFile struct {
 	w *bufio.Writer
 }
 
-// openMetrics opens path for appending (resume) or truncates it (new run); "" or "-"
-// disables metrics.
-func openMetrics(path string, resume bool) (*metricsFile, error) {
+// openMetrics opens path for a run that starts at step start; "" or "-" disables
+// metrics. A new run (start 0) truncates the file. A resumed run first drops, by
+// rewriting the file atomically (see trimMetrics), the rows a killed run wrote after
+// its last checkpoint, so that the steps stay strictly increasing; then it appends.
+// dropped is the number of rows (or torn lines) removed.
+func openMetrics(path string, start int) (m *metricsFile, dropped int, err error) {
 	if path == "" || path == "-" {
-		return nil, nil
+		return nil, 0, nil
 	}
 	flag := os.O_CREATE | os.O_WRONLY | os.O_TRUNC
-	if resume {
+	if start > 0 {
+		if dropped, err = trimMetrics(path, start); err != nil {
+			return nil, 0, err
+		}
 		flag = os.O_CREATE | os.O_WRONLY | os.O_APPEND
 	}
 	f, err := os.OpenFile(path, flag, 0o644)
 	if err != nil {
-		return nil, fmt.Errorf("metrics %s: %w", path, err)
+		return nil, 0, fmt.Errorf("metrics %s: %w", path, err)
 	}
-	return &metricsFile{f: f, w: bufio.NewWriter(f)}, nil
+	return &metricsFile{f: f, w: bufio.NewWriter(f)}, dropped, nil
+}
+
+// maxMetricsLine bounds one line of a metrics file (a row is about 200 bytes).
+const maxMetricsLine = 64 << 10
+
+// scanMetrics calls fn with every line of the metrics file r (named name) and its row,
+// in order. A last line without its newline that is not a whole row (a write cut by a
+// kill) is not passed to fn: scanMetrics returns torn = true instead. Any other line
+// that is not a row is an error naming the file and the line.
+func scanMetrics(r io.Reader, name string, fn func(line []byte, row metricRow) error) (torn bool, err error) {
+	br := bufio.NewReaderSize(r, maxMetricsLine)
+	for n := 1; ; n++ {
+		line, rerr := br.ReadSlice('\n')
+		switch {
+		case errors.Is(rerr, bufio.ErrBufferFull):
+			return false, fmt.Errorf("metrics %s line %d: longer than %d bytes: not a metrics file written by pretrain", name, n, maxMetricsLine)
+		case rerr != nil && rerr != io.EOF:
+			return false, fmt.Errorf("metrics %s: %w", name, rerr)
+		case rerr == io.EOF && len(line) == 0:
+			return false, nil
+		}
+		var row metricRow
+		if jerr := json.Unmarshal(line, &row); jerr != nil {
+			if rerr == io.EOF { // the last line, without its newline: cut mid-write
+				return true, nil
+			}
+			return false, fmt.Errorf("metrics %s line %d: not a metrics row (%v): move the file away or choose another metrics path", name, n, jerr)
+		}
+		if err := fn(line, row); err != nil {
+			return false, err
+		}
+		if rerr == io.EOF {
+			return false, nil
+		}
+	}
+}
+
+// trimMetrics rewrites the metrics file at path keeping only the rows of steps 1..last
+// in strictly increasing order (the first of any repeated step, which a resume
+// recomputes bit for bit, is kept), and drops a torn last line. The new file is
+// written to a temporary file beside path, synced and renamed over it, so a crash
+// leaves either the old or the new file. A missing file is not an error. It returns
+// the number of rows and torn lines dropped.
+func trimMetrics(path string, last int) (dropped int, err error) {
+	in, err := userfile.Open(path, 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("metrics: %w", err)
+	}
+	defer in.Close()
+	perm := fs.FileMode(0o644)
+	if fi, err := in.OS().Stat(); err == nil {
+		perm = fi.Mode().Perm()
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), tempPattern(path))
+	if err != nil {
+		return 0, fmt.Errorf("metrics %s: %w", path, err)
+	}
+	renamed := false
+	defer func() {
+		if !renamed {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	w := bufio.NewWriter(tmp)
+	prev := 0
+	torn, err := scanMetrics(in, path, func(line []byte, row metricRow) error {
+		if row.Step > last || row.Step <= prev {
+			dropped++
+			return nil
+		}
+		prev = row.Step
+		if _, err := w.Write(line); err != nil {
+			return err
+		}
+		if line[len(line)-1] != '\n' {
+			return w.WriteByte('\n')
+		}
+		return nil
+	})
+	in.Close() // before the rename, which some systems refuse over an open file
+	if err != nil {
+		return 0, err
+	}
+	if torn {
+		dropped++
+	}
+	if dropped == 0 {
+		return 0, nil // nothing to change: leave the file as it is
+	}
+	err = w.Flush()
+	if err == nil {
+		err = tmp.Chmod(perm)
+	}
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("metrics %s: rewriting it without the rows after step %d: %w", path, last, err)
+	}
+	renamed = true
+	return dropped, nil
 }
 
 func (m *metricsFile) write(r metricRow) error {
@@ -74,23 +195,24 @@ func (m *metricsFile) Close() error {
 	return errors.Join(m.w.Flush(), m.f.Close())
 }
 
-// ReadMetrics reads a metrics file written by Run.
+// ReadMetrics reads a metrics file written by Run. A torn last line (a write cut by a
+// kill) is ignored; any other line that is not a row is an error naming the file and
+// the line.
 func ReadMetrics(path string) ([]metricRow, error) {
-	f, err := os.Open(path)
+	f, err := userfile.Open(path, 0)
 	if err != nil {
-		return nil, fmt.Errorf("metrics %s: %w", path, err)
+		return nil, fmt.Errorf("metrics: %w", err)
 	}
 	defer f.Close()
 	var rows []metricRow
-	sc := bufio.NewScanner(f)
-	for line := 1; sc.Scan(); line++ {
-		var r metricRow
-		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-			return nil, fmt.Errorf("metrics %s line %d: %w", path, line, err)
-		}
+	_, err = scanMetrics(f, path, func(_ []byte, r metricRow) error {
 		rows = append(rows, r)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	return rows, sc.Err()
+	return rows, nil
 }
 
 // PlotLoss draws the loss curve of a metrics file as a PNG.

@@ -5,9 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"os"
+	"path/filepath"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/gomlx/gomlx/backends"
@@ -71,6 +74,15 @@ type trainer struct {
 // Run pretrains on src with opts and returns when all epochs (or MaxSteps) are done, the
 // context is cancelled (after saving a checkpoint), or an error occurs. With a NaN or
 // infinite loss it stops with ErrNonFinite, keeping the last good checkpoint.
+//
+// Before any training it checks that the checkpoint, metrics and plot paths can be
+// written (not a directory or special file, in an existing writable directory, all
+// different) and that Workers is not negative; the error names the path and the reason.
+// Crash leftovers are cleaned up: each save, and a resume, first removes the temporary
+// files of checkpoint.Save's pattern (".BASE.<digits>.tmp") beside the checkpoint, and a
+// resume drops the metrics rows written after the checkpoint's step (and a torn last
+// line), so the metrics' steps stay strictly increasing. Resuming from a checkpoint that
+// is not a training checkpoint (an inference-only export) is an error.
 func Run(ctx gocontext.Context, src dataset.Source, opts Options) (res *Result, err error) {
 	t, err := newTrainer(src, opts)
 	if err != nil {
@@ -96,6 +108,14 @@ func newTrainer(src dataset.Source, opts Options) (*trainer, error) {
 		channels = opts.Model.InChannels
 	}
 	opts = opts.WithDefaults(size, channels)
+	if opts.Workers < 0 {
+		return nil, fmt.Errorf("pretrain: workers %d must be at least 1 (0 means the default, 2)", opts.Workers)
+	}
+	// The output paths are checked before anything slow (statistics, graph build,
+	// training): a bad --out must not cost an epoch.
+	if err := checkOutputs(opts); err != nil {
+		return nil, err
+	}
 	if opts.Model.InChannels != channels {
 		return nil, fmt.Errorf("pretrain: the model takes %d channels, the data has %d", opts.Model.InChannels, channels)
 	}
@@ -145,6 +165,8 @@ func (t *trainer) build() (start int, err error) {
 	t.ctx = context.New().Checked(false)
 	t.ctx.SetParam(context.ParamInitialSeed, int64(o.Seed))
 	if o.Resume {
+		// A kill -9 during an earlier save leaves its temporary file behind.
+		t.removeStaleTemps(o.Checkpoint)
 		f, err := checkpoint.Load(o.Checkpoint)
 		switch {
 		case errors.Is(err, os.ErrNotExist):
@@ -178,6 +200,15 @@ func (t *trainer) build() (start int, err error) {
 // restore loads every variable of a training checkpoint and checks it belongs to this
 // configuration.
 func (t *trainer) restore(f *checkpoint.File) (int, error) {
+	if f.Header.Kind != KindTraining || f.Header.Training == nil {
+		what := fmt.Sprintf("of kind %q", f.Header.Kind)
+		if f.Header.Kind == KindModel {
+			what = "an inference-only model export"
+		}
+		return 0, fmt.Errorf("it is %s, not a training checkpoint (%q): it holds no optimiser state or queue, "+
+			"so training cannot continue exactly from it; resume from the training checkpoint it was exported from, "+
+			"or start a new run without resume (or with another checkpoint path)", what, KindTraining)
+	}
 	cfg, err := model.ParseConfig(f.Header.Model)
 	if err != nil {
 		return 0, err
@@ -186,9 +217,6 @@ func (t *trainer) restore(f *checkpoint.File) (int, error) {
 	got, _ := json.Marshal(cfg)
 	if string(want) != string(got) {
 		return 0, fmt.Errorf("the checkpoint's model %s differs from this run's %s", got, want)
-	}
-	if f.Header.Training == nil {
-		return 0, errors.New("the checkpoint has no training state (an inference export cannot be resumed)")
 	}
 	if f.Header.Float16 {
 		return 0, errors.New("a float16 export cannot be resumed exactly")
@@ -213,9 +241,16 @@ func (t *trainer) run(ctx gocontext.Context) (*Result, error) {
 		total = o.MaxSteps
 	}
 	res := &Result{Steps: start, Epoch: start / t.itersPerEpoch, Checkpoint: o.Checkpoint}
-	metrics, err := openMetrics(o.MetricsPath, start > 0)
+	if start > 0 && o.MetricsPath != "" && o.MetricsPath != "-" {
+		t.removeStaleTemps(o.MetricsPath) // left by a rewrite below cut by a crash
+	}
+	metrics, dropped, err := openMetrics(o.MetricsPath, start)
 	if err != nil {
 		return nil, err
+	}
+	if dropped > 0 {
+		t.log.printf("metrics %s: dropped %d line(s) written after the checkpoint's step %d by the interrupted run",
+			o.MetricsPath, dropped, start)
 	}
 	defer metrics.Close()
 	t.log.printf("SwAV: %d images, %d steps/epoch of %d, %d epochs, crops %s, backend %s",
@@ -360,6 +395,7 @@ func (t *trainer) save(step int) error {
 		},
 		Tensors: ts,
 	}
+	t.removeStaleTemps(t.opts.Checkpoint)
 	if err := checkpoint.Save(t.opts.Checkpoint, f, checkpoint.EncodeOptions{}); err != nil {
 		return err
 	}
@@ -398,4 +434,159 @@ func hyperparameters(o Options) map[string]any {
 		"temperature": o.Loss.Temperature, "sinkhorn_iterations": o.Loss.Iterations, "crops_for_assign": o.Loss.Assign,
 		"crops": o.Crops.Crops, "seed": o.Seed,
 	}
+}
+
+// checkOutputs reports the first output of o (checkpoint, metrics, plot) that cannot be
+// written, naming the path and the reason: a path that is a directory or a special
+// file, a parent directory that is missing or not writable (probed by creating and
+// removing a temporary file of checkpoint.Save's pattern), an existing metrics or plot
+// file that cannot be opened for writing, or two outputs on the same path.
+func checkOutputs(o Options) error {
+	type output struct{ what, path string }
+	outs := []output{{"checkpoint", o.Checkpoint}}
+	if o.MetricsPath != "" && o.MetricsPath != "-" {
+		outs = append(outs, output{"metrics", o.MetricsPath})
+		if o.PlotPath != "" && o.PlotPath != "-" {
+			outs = append(outs, output{"plot", o.PlotPath})
+		}
+	}
+	for i, out := range outs {
+		if out.path == "" {
+			continue // Validate reports the missing checkpoint path
+		}
+		for _, prev := range outs[:i] {
+			if sameOutput(prev.path, out.path) {
+				return fmt.Errorf("pretrain: the %s path %s is also the %s path: give them different names", out.what, out.path, prev.what)
+			}
+		}
+		if err := checkOutput(out.what, out.path, out.what != "checkpoint"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sameOutput reports whether two output paths name the same file.
+func sameOutput(a, b string) bool {
+	if filepath.Clean(a) == filepath.Clean(b) {
+		return true
+	}
+	fa, errA := os.Stat(a)
+	fb, errB := os.Stat(b)
+	return errA == nil && errB == nil && os.SameFile(fa, fb)
+}
+
+// checkOutput checks one output path; writeInPlace is true for files rewritten in
+// place (metrics, plot), which must then be writable themselves, while checkpoints are
+// replaced by renaming a temporary file over them.
+func checkOutput(what, path string, writeInPlace bool) error {
+	fi, err := os.Stat(path)
+	switch {
+	case err == nil && fi.IsDir():
+		return fmt.Errorf("pretrain: %s path %s is a directory: give a file name, e.g. %s", what, path, filepath.Join(path, "model.swav"))
+	case err == nil && !fi.Mode().IsRegular():
+		return fmt.Errorf("pretrain: %s path %s is not a regular file (%s)", what, path, describeMode(fi.Mode()))
+	case err != nil && !errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("pretrain: %s path %s cannot be written: %w", what, path, err)
+	}
+	dir := filepath.Dir(path)
+	di, derr := os.Stat(dir)
+	switch {
+	case errors.Is(derr, fs.ErrNotExist):
+		return fmt.Errorf("pretrain: %s path %s: its directory %s does not exist", what, path, dir)
+	case derr != nil:
+		return fmt.Errorf("pretrain: %s path %s: %w", what, path, derr)
+	case !di.IsDir():
+		return fmt.Errorf("pretrain: %s path %s: %s is not a directory", what, path, dir)
+	}
+	probe, perr := os.CreateTemp(dir, tempPattern(path))
+	if perr != nil {
+		return fmt.Errorf("pretrain: %s path %s: cannot create files in %s: %w", what, path, dir, perr)
+	}
+	name := probe.Name()
+	cerr := probe.Close()
+	if rerr := os.Remove(name); rerr != nil || cerr != nil {
+		return fmt.Errorf("pretrain: %s path %s: probing %s: %w", what, path, dir, errors.Join(cerr, rerr))
+	}
+	if writeInPlace && err == nil {
+		f, werr := os.OpenFile(path, os.O_WRONLY, 0)
+		if werr != nil {
+			return fmt.Errorf("pretrain: %s file %s cannot be written: %w", what, path, werr)
+		}
+		f.Close()
+	}
+	return nil
+}
+
+// describeMode names the kind of a file that is not regular.
+func describeMode(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeNamedPipe != 0:
+		return "a named pipe (FIFO)"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeDevice != 0:
+		return "a device"
+	}
+	return "mode " + m.String()
+}
+
+// tempPattern is the os.CreateTemp pattern of the temporary files written next to
+// path: ".BASE.*.tmp", the pattern of checkpoint.Save.
+func tempPattern(path string) string {
+	return "." + filepath.Base(path) + ".*.tmp"
+}
+
+// isStaleTemp reports whether name is a temporary file os.CreateTemp made for
+// tempPattern(path): "." + base + "." + decimal digits + ".tmp" (CreateTemp's random
+// part is a decimal number).
+func isStaleTemp(name, path string) bool {
+	prefix, suffix := "."+filepath.Base(path)+".", ".tmp"
+	if len(name) <= len(prefix)+len(suffix) || !strings.HasPrefix(name, prefix) || !strings.HasSuffix(name, suffix) {
+		return false
+	}
+	for _, c := range name[len(prefix) : len(name)-len(suffix)] {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// removeStaleTemps deletes the temporary files that writes of path interrupted by a
+// crash (kill -9, power loss) left in its directory: regular files whose name matches
+// isStaleTemp exactly, nothing else. A trainer's saves run one at a time and remove
+// their own temporary file on error, so any such file present before a save is a
+// leftover. Failures are logged, not fatal: they cost disk space, not correctness.
+func (t *trainer) removeStaleTemps(path string) {
+	removed, err := removeStaleTemps(path)
+	for _, r := range removed {
+		t.log.printf("removed %s, a temporary file left by an interrupted run", r)
+	}
+	if err != nil {
+		t.log.printf("warning: %v", err)
+	}
+}
+
+// removeStaleTemps is the trainer's method without the log; it returns the paths
+// removed.
+func removeStaleTemps(path string) (removed []string, err error) {
+	dir := filepath.Dir(path)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("looking for temporary files of %s: %w", path, err)
+	}
+	var errs []error
+	for _, e := range entries {
+		if !e.Type().IsRegular() || !isStaleTemp(e.Name(), path) {
+			continue
+		}
+		p := filepath.Join(dir, e.Name())
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, fmt.Errorf("removing a temporary file of %s: %w", path, err))
+			continue
+		}
+		removed = append(removed, p)
+	}
+	return removed, errors.Join(errs...)
 }

@@ -40,6 +40,23 @@
 // state dict is taken from their "state_dict" entry and the other entries' tensors are
 // not read.
 //
+// # Limits
+//
+// Only regular files are opened (a FIFO, device or directory is refused by name and
+// reason, without blocking), of at most DefaultMaxFileBytes (4 GiB, above the 2.3 GB of
+// the largest released model, ResNet-50-w5; ReadOptions.MaxFileBytes and
+// `swav-embed convert --max-input-bytes` change it). What reading allocates is bounded
+// too, so that a small hostile file cannot claim gigabytes: the storages read plus
+// their float32 tensors by ReadOptions.MaxTensorBytes (by default three times the file
+// plus 64 MiB: tensors that share one storage thousands of times, or broadcast one
+// value to millions, are refused), the decoded pickle values by 256 MiB (a state dict's
+// pickle needs a few MiB), and the zip directory listing by 16 MiB. Exceeding a limit
+// gives an error wrapping ErrTooLarge.
+//
+// Convert refuses parameters stored as integers or bools (ErrArchitecture) and NaN or
+// infinite values, or negative running variances (ErrInvalidValues), naming every
+// offending tensor; the int64 num_batches_tracked counters are ignored.
+//
 // # Name mapping
 //
 // A "module." prefix (DataParallel) is removed, then

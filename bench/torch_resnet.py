@@ -78,8 +78,10 @@ def main():
     ap.add_argument("--iters", type=int, default=5)
     ap.add_argument("--modes", default="infer,train")
     ap.add_argument("--serve", action="store_true", help="time one iteration per mode name read from stdin")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch.set_num_threads; set OMP/OPENBLAS/MKL_NUM_THREADS to the same before Python starts")
     args = ap.parse_args()
-    torch.set_num_threads(1)
+    torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     net = SmallResNet()
     head = nn.Linear(128, 10, bias=False)

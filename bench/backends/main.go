@@ -1,6 +1,7 @@
 // Command backends measures the small SwAV ResNet (model.Small: 3×3 stem, three
 // stages of two BasicBlocks, widths 32/64/128, 28×28×1 input) on GoMLX
-// backends and, optionally, on PyTorch with one thread, and prints images/s
+// backends and, optionally, on PyTorch with as many threads as Go's GOMAXPROCS
+// (-torch-threads), and prints images/s
 // for inference (eval-mode backbone) and for a training step (backbone in
 // train mode + linear 10-way head, softmax cross-entropy, gradient of every
 // trainable variable and an SGD update), with the ratios to PyTorch.
@@ -47,7 +48,8 @@ func main() {
 	batch := flag.Int("batch", 64, "batch size")
 	iters := flag.Int("iters", 5, "timed iterations per backend and mode (median reported)")
 	backendList := flag.String("backends", "swav,swavgo", "GoMLX backend configs separated by commas (or by semicolons when configs have commas) (swavgo = simplego + the ops it lacks for training; \"go\" = plain simplego with go:ops_sequential, inference only)")
-	torch := flag.Bool("torch", true, "also run bench/torch_resnet.py with one thread and print ratios")
+	torch := flag.Bool("torch", true, "also run bench/torch_resnet.py and print ratios")
+	torchThreads := flag.Int("torch-threads", 0, "PyTorch's threads (OMP/OPENBLAS/MKL_NUM_THREADS before Python starts, and torch.set_num_threads); 0: GOMAXPROCS, so ratios compare equal thread counts")
 	python := flag.String("python", "/usr/bin/python3", "Python interpreter with torch")
 	script := flag.String("torch-script", "bench/torch_resnet.py", "PyTorch baseline script")
 	slowIters := flag.Int("slow-iters", 1, "timed iterations for the simplego-based backends (go, swavgo), which take tens of seconds each")
@@ -82,7 +84,11 @@ func main() {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	err := run(*modelName, *batch, *iters, splitBackends(*backendList), *torch, *python, *script, strings.Split(*modes, ","), *slowIters)
+	threads := *torchThreads
+	if threads <= 0 {
+		threads = runtime.GOMAXPROCS(0)
+	}
+	err := run(*modelName, *batch, *iters, splitBackends(*backendList), *torch, *python, *script, strings.Split(*modes, ","), *slowIters, threads)
 	if err != nil {
 		pprof.StopCPUProfile()
 		fmt.Fprintln(os.Stderr, "error:", err)
@@ -122,7 +128,7 @@ type participant interface {
 	slow() bool
 }
 
-func run(modelName string, batch, iters int, backendConfigs []string, torch bool, python, script string, modes []string, slowIters int) error {
+func run(modelName string, batch, iters int, backendConfigs []string, torch bool, python, script string, modes []string, slowIters, torchThreads int) error {
 	var cfg model.Config
 	var hw int
 	switch modelName {
@@ -155,7 +161,7 @@ func run(modelName string, batch, iters int, backendConfigs []string, torch bool
 	var tr *torchRunner
 	if torch {
 		var err error
-		tr, err = startTorch(python, script, batch, modes)
+		tr, err = startTorch(python, script, batch, modes, torchThreads)
 		if err != nil {
 			return fmt.Errorf("pytorch baseline: %w", err)
 		}
@@ -199,7 +205,7 @@ func run(modelName string, batch, iters int, backendConfigs []string, torch bool
 	if tr == nil {
 		return nil
 	}
-	fmt.Println("ratios vs PyTorch one thread (higher is better):")
+	fmt.Printf("ratios vs PyTorch at %d thread(s), GOMAXPROCS %d (higher is better):\n", tr.threads, runtime.GOMAXPROCS(0))
 	for _, p := range parts[:len(parts)-1] {
 		var cols []string
 		for _, mode := range modes {
@@ -357,9 +363,9 @@ func (b *bench) step(mode string) (time.Duration, error) {
 
 // torchRunner drives bench/torch_resnet.py in --serve mode: one process,
 // warmed up once, timing one iteration per request, so PyTorch is
-// interleaved with the Go backends like they are with each other. It runs
-// with one thread, set in the environment before Python starts (see
-// shared/BENCHMARKING.md).
+// interleaved with the Go backends like they are with each other. Its thread
+// count is set in the environment before Python starts, as well as by
+// torch.set_num_threads (see shared/BENCHMARKING.md), and checked.
 type torchRunner struct {
 	cmd     *exec.Cmd
 	stdin   io.WriteCloser
@@ -369,10 +375,12 @@ type torchRunner struct {
 	threads int
 }
 
-func startTorch(python, script string, batch int, modes []string) (*torchRunner, error) {
+func startTorch(python, script string, batch int, modes []string, threads int) (*torchRunner, error) {
 	t := &torchRunner{}
-	t.cmd = exec.Command(python, script, "--serve", "--batch", fmt.Sprint(batch), "--modes", strings.Join(modes, ","))
-	t.cmd.Env = append(os.Environ(), "OMP_NUM_THREADS=1", "OPENBLAS_NUM_THREADS=1", "MKL_NUM_THREADS=1")
+	t.cmd = exec.Command(python, script, "--serve", "--batch", fmt.Sprint(batch), "--modes", strings.Join(modes, ","),
+		"--threads", fmt.Sprint(threads))
+	n := fmt.Sprint(threads)
+	t.cmd.Env = append(os.Environ(), "OMP_NUM_THREADS="+n, "OPENBLAS_NUM_THREADS="+n, "MKL_NUM_THREADS="+n)
 	t.cmd.Stderr = &t.stderr
 	var err error
 	if t.stdin, err = t.cmd.StdinPipe(); err != nil {
@@ -399,9 +407,9 @@ func startTorch(python, script string, batch int, modes []string) (*torchRunner,
 		return nil, fmt.Errorf("parsing PyTorch greeting %q: %w", line, err)
 	}
 	t.version, t.threads = hello.Version, hello.Threads
-	if t.threads != 1 {
+	if t.threads != threads {
 		t.close()
-		return nil, fmt.Errorf("PyTorch runs with %d threads, want 1", t.threads)
+		return nil, fmt.Errorf("PyTorch runs with %d threads, want %d", t.threads, threads)
 	}
 	return t, nil
 }
@@ -413,7 +421,12 @@ func (t *torchRunner) readLine() (string, error) {
 	return strings.TrimSpace(t.stdout.Text()), nil
 }
 
-func (t *torchRunner) name() string { return "pytorch(1 thread)" }
+func (t *torchRunner) name() string {
+	if t.threads == 1 {
+		return "pytorch(1 thread)"
+	}
+	return fmt.Sprintf("pytorch(%d threads)", t.threads)
+}
 
 func (t *torchRunner) slow() bool { return false }
 

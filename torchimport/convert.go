@@ -2,7 +2,6 @@ package torchimport
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -721,20 +720,11 @@ func transpose2D(shape []int, v []float32) ([]int, []float32) {
 }
 
 // checkPreprocess checks the header's preprocessing against the model, as infer.Load
-// will.
+// will (model.ValidatePreprocess: channels, sizes, finite mean and std within bounds,
+// a known interpolation).
 func checkPreprocess(p checkpoint.Preprocess, cfg model.Config) error {
-	switch {
-	case p.Channels != cfg.InChannels:
-		return fmt.Errorf("preprocessing is for %d channels but the model takes %d: set ConvertOptions.Preprocess", p.Channels, cfg.InChannels)
-	case len(p.Mean) != p.Channels || len(p.Std) != p.Channels:
-		return fmt.Errorf("preprocessing mean %v and std %v need %d values", p.Mean, p.Std, p.Channels)
-	case p.InputSize <= 0 || p.ResizeSize < p.InputSize:
-		return fmt.Errorf("preprocessing input size %d and resize size %d must satisfy 0 < input ≤ resize", p.InputSize, p.ResizeSize)
-	}
-	for _, s := range p.Std {
-		if !(s > 0) {
-			return errors.New("preprocessing std values must be positive")
-		}
+	if err := model.ValidatePreprocess(p, cfg); err != nil {
+		return fmt.Errorf("%w (set ConvertOptions.Preprocess to suit this model)", err)
 	}
 	return nil
 }

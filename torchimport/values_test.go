@@ -191,3 +191,26 @@ func TestConvertFileShortStorage(t *testing.T) {
 		t.Fatalf("short data: %v", err)
 	}
 }
+
+// TestConvertPreprocessValues checks that preprocessing infer.Load would refuse is
+// refused when converting: NaN or infinite mean and std, an unknown interpolation.
+func TestConvertPreprocessValues(t *testing.T) {
+	sd := readFixture(t, "swav_basic_nobn.pt")
+	for _, tc := range []struct {
+		name string
+		edit func(p *checkpoint.Preprocess)
+		msg  string
+	}{
+		{"NaN mean", func(p *checkpoint.Preprocess) { p.Mean[1] = math.NaN() }, "preprocess.mean[1]"},
+		{"infinite std", func(p *checkpoint.Preprocess) { p.Std[2] = math.Inf(1) }, "preprocess.std[2]"},
+		{"zero std", func(p *checkpoint.Preprocess) { p.Std[0] = 0 }, "preprocess.std[0]"},
+		{"interpolation", func(p *checkpoint.Preprocess) { p.Interpolation = "nearest" }, "preprocess.interpolation"},
+	} {
+		pre := DefaultPreprocess()
+		tc.edit(&pre)
+		_, err := Convert(sd, ConvertOptions{Preprocess: &pre})
+		if err == nil || !strings.Contains(err.Error(), tc.msg) || !strings.Contains(err.Error(), "ConvertOptions.Preprocess") {
+			t.Errorf("%s: error %v, want one naming %s", tc.name, err, tc.msg)
+		}
+	}
+}

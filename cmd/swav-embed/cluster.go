@@ -44,6 +44,16 @@ func (f *imageInputFlags) register(fl *pflag.FlagSet) {
 
 // source opens the images the flags and arguments name.
 func (f imageInputFlags) source(args []string) (dataset.Source, error) {
+	switch {
+	case f.labels != "" && f.idx == "":
+		return nil, errors.New("--labels goes with --idx")
+	case f.classNames != "" && f.idx == "":
+		return nil, errors.New("--class-names goes with --idx (folder labels are the folder names)")
+	case f.folderLabels && f.idx != "":
+		return nil, errors.New("--folder-labels goes with a glob, not --idx (give IDX labels with --labels)")
+	case f.limit < 0:
+		return nil, fmt.Errorf("--limit is %d: it must be 0 (all) or positive", f.limit)
+	}
 	var src dataset.Source
 	switch {
 	case f.idx != "" && len(args) > 0:
@@ -84,15 +94,6 @@ func (f imageInputFlags) source(args []string) (dataset.Source, error) {
 			return nil, err
 		}
 		src = pathSource(paths)
-	}
-	if f.labels != "" && f.idx == "" {
-		return nil, errors.New("--labels goes with --idx")
-	}
-	if f.classNames != "" && f.idx == "" {
-		return nil, errors.New("--class-names goes with --idx (folder labels are the folder names)")
-	}
-	if f.limit < 0 {
-		return nil, fmt.Errorf("--limit is %d: it must be 0 (all) or positive", f.limit)
 	}
 	if f.limit > 0 && f.limit < src.Len() {
 		src = limitSource{src, f.limit}

@@ -197,6 +197,14 @@ func TestClusterPrototypesMatchTheModel(t *testing.T) {
 		}
 		pred, labels = append(pred, r.Cluster), append(labels, i%3)
 	}
+	// --limit keeps the first images only.
+	limited := filepath.Join(dir, "l.csv")
+	if err := run(t, "cluster", "--model", model, "--idx", images, "--limit", "5", "--out", limited); err != nil {
+		t.Fatal(err)
+	}
+	if rows := readCSV(t, limited); len(rows) != 6 || rows[5][0] != "toy-images-idx3-ubyte#4" {
+		t.Errorf("--limit 5: %v", rows)
+	}
 	rep := readReport(t, report)
 	wantP, _ := cluster.Purity(pred, labels)
 	wantN, _ := cluster.NMI(pred, labels)
@@ -208,6 +216,7 @@ func TestClusterPrototypesMatchTheModel(t *testing.T) {
 func TestClusterErrors(t *testing.T) {
 	dir := t.TempDir()
 	imgs := "../../testdata/images/*"
+	idx := writeIDX(t, t.TempDir(), 4, func(i int) byte { return byte(i) }, func(i int) byte { return byte(i) }) // labels 0-3
 	for _, c := range []struct {
 		name string
 		args []string
@@ -220,6 +229,9 @@ func TestClusterErrors(t *testing.T) {
 		{"no input", []string{"cluster", "--out", "-"}, "globs"},
 		{"globs and idx", []string{"cluster", imgs, "--idx", "x", "--out", "-"}, "not both"},
 		{"labels without idx", []string{"cluster", imgs, "--labels", "x", "--out", "-"}, "--labels goes with --idx"},
+		{"folder labels with idx", []string{"cluster", "--idx", "x", "--folder-labels", "--out", "-"}, "--folder-labels goes with a glob"},
+		{"negative limit", []string{"cluster", imgs, "--limit", "-1", "--out", "-"}, "--limit"},
+		{"too few class names", []string{"cluster", "--idx", idx, "--class-names", "a,b", "--out", "-"}, "gives 2 names"},
 		{"bad extension", []string{"cluster", imgs, "--out", filepath.Join(dir, "a.txt")}, ".csv or .jsonl"},
 	} {
 		if err := run(t, c.args...); err == nil || !strings.Contains(err.Error(), c.want) {

@@ -2,7 +2,6 @@ package gemm
 
 import (
 	"fmt"
-	"sync"
 	"unsafe"
 )
 
@@ -18,9 +17,8 @@ import (
 // output gradient (Co × P, P = Batch·OH·OW pixels, read in place) by the
 // im2col matrix of the input (P × KH·KW·Ci), whose 16-column panels are
 // gathered straight from the input, so neither operand is transposed into
-// scratch and the reduction over pixels runs in deep K blocks. With several
-// workers each one reduces its own range of pixels and the partial sums are
-// added at the end.
+// scratch and the reduction over pixels runs in deep K blocks. Workers split
+// the columns; the result is the same for any number of workers.
 func (e *Engine) ConvKernelGrad(p ConvParams, input, outGrad, kgrad []float32) error {
 	if err := p.Validate(); err != nil {
 		return err
@@ -57,36 +55,23 @@ func (e *Engine) ConvKernelGrad(p ConvParams, input, outGrad, kgrad []float32) e
 		return nil
 	}
 	flops := 2 * float64(pixels) * float64(cols) * float64(g.co)
-	w := e.workersFor(flops, (pixels+KC-1)/KC)
-	// acc[i] is worker i's Co × cols sum (the product's natural layout).
-	acc := make([][]float32, w)
-	var wg sync.WaitGroup
-	for i := range w {
-		acc[i] = make([]float32, g.co*cols)
-		lo, hi := pixels*i/w, pixels*(i+1)/w
-		if w == 1 {
-			e.kgRange(&g, input, outGrad, acc[i], lo, hi)
-			break
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			e.kgRange(&g, input, outGrad, acc[i], lo, hi)
-		}()
-	}
-	wg.Wait()
-	// kgrad[c, co] = Σ_i acc[i][co, c]: transposed in blocks that stay in cache.
+	nPanels := (cols + NR - 1) / NR
+	w := e.workersFor(flops, nPanels)
+	// acc is the product's natural Co × cols layout. Workers take ranges of
+	// 16-column panels in turn, each reducing over all pixels in the same order,
+	// so the result does not depend on the number of workers or on who ran what.
+	acc := make([]float32, g.co*cols)
+	parallel(w, nPanels, 4*w, func(lo, hi int) {
+		e.kgRange(&g, input, outGrad, acc, lo*NR, min(hi*NR, cols))
+	})
+	// kgrad[c, co] = acc[co, c]: transposed in blocks that stay in cache.
 	const tb = 32
 	for c0 := 0; c0 < cols; c0 += tb {
 		for o0 := 0; o0 < g.co; o0 += tb {
 			for c := c0; c < min(c0+tb, cols); c++ {
 				row := kg[c*g.co:]
 				for o := o0; o < min(o0+tb, g.co); o++ {
-					s := acc[0][o*cols+c]
-					for _, a := range acc[1:] {
-						s += a[o*cols+c]
-					}
-					row[o] = s
+					row[o] = acc[o*cols+c]
 				}
 			}
 		}
@@ -102,11 +87,13 @@ type kgGeometry struct {
 	padY, padX      int
 }
 
-// kgRange adds the contribution of output pixels [lo, hi) to acc (Co × KH·KW·Ci).
-func (e *Engine) kgRange(g *kgGeometry, input, outGrad, acc []float32, lo, hi int) {
+// kgRange computes columns [j0, j1) (a whole number of 16-column panels, or
+// up to the end) of acc (Co × KH·KW·Ci), reducing over every output pixel.
+func (e *Engine) kgRange(g *kgGeometry, input, outGrad, acc []float32, j0, j1 int) {
 	s := e.getScratch()
 	defer e.putScratch(s)
 	cols := g.kh * g.kw * g.ci
+	lo, hi := 0, g.n*g.oh*g.ow
 	nb := (hi - lo + KC - 1) / KC
 	kBlock := (hi - lo + nb - 1) / nb
 	s.bPack = grow(s.bPack, kBlock*NR)
@@ -133,13 +120,13 @@ func (e *Engine) kgRange(g *kgGeometry, input, outGrad, acc []float32, lo, hi in
 		if fullRows < g.co {
 			packA(s.aTail, gradA, fullRows, g.co-fullRows, pc, kc)
 		}
-		for j0 := 0; j0 < cols; j0 += NR {
-			nw := min(NR, cols-j0)
-			g.gatherPanel(s.bPack, input, pos[:3*kc], j0, nw)
+		for jp := j0; jp < j1; jp += NR {
+			nw := min(NR, cols-jp)
+			g.gatherPanel(s.bPack, input, pos[:3*kc], jp, nw)
 			bp := &s.bPack[0]
 			for ir := 0; ir < g.co; ir += MR {
 				mh := min(MR, g.co-ir)
-				cOff := ir*cols + j0
+				cOff := ir*cols + jp
 				if mh == MR && nw == NR {
 					e.kernel(kc, gradA.ptr(ir, pc), 1, g.co, bp, &acc[cOff], cols, 1, beta)
 					continue

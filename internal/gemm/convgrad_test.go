@@ -88,6 +88,7 @@ func TestConvKernelGrad(t *testing.T) {
 		in := randSlice(r, c.batch*c.h*c.w*c.ci)
 		og := randSlice(r, c.batch*p.OutSpatial[0]*p.OutSpatial[1]*c.co)
 		want, scale := refKernelGrad(p, in, og)
+		var first []float32
 		for _, opts := range []Options{{Workers: 1}, {Workers: 2}, {Workers: 1, PureGo: true}} {
 			name := fmt.Sprintf("%+v/workers=%d,purego=%v", c, opts.Workers, opts.PureGo)
 			got := make([]float32, len(want))
@@ -99,6 +100,16 @@ func TestConvKernelGrad(t *testing.T) {
 			}
 			if i, ok := closeTo(got, want, scale); !ok {
 				t.Fatalf("%s: element %d = %g, want %g", name, i, got[i], want[i])
+			}
+			// Workers split columns, never the reduction: 1 and 2 workers agree bit for bit.
+			if first == nil {
+				first = got
+			} else if !opts.PureGo {
+				for i := range got {
+					if got[i] != first[i] {
+						t.Fatalf("%s: element %d = %g, %g with one worker", name, i, got[i], first[i])
+					}
+				}
 			}
 		}
 	}

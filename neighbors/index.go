@@ -12,6 +12,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 
 	"github.com/swav-go/swav/internal/userfile"
 )
@@ -34,8 +35,11 @@ type IndexOptions struct {
 	M int
 	// EfConstruction is the candidate list size while inserting (default 200).
 	EfConstruction int
-	// Seed drives the layer assignment, so a build is reproducible (default 1).
+	// Seed drives the layer assignment (default 1); with Workers 1 a build is
+	// reproducible.
 	Seed int64
+	// Workers insert rows concurrently (default GOMAXPROCS).
+	Workers int
 	// Progress, when set, is called every few thousand insertions with the count so far.
 	Progress func(done, total int)
 }
@@ -76,9 +80,8 @@ const indexMagic = "SWAVHNSW"
 // indexFormat names version 1 of the file layout in the header.
 const indexFormat = "swav-hnsw/1"
 
-// Build inserts every row of s into a new HNSW graph (rows in order, so a build with the
-// same options is reproducible). It stops with ctx.Err() when ctx is cancelled (checked
-// every 1000 insertions).
+// Build inserts every row of s into a new HNSW graph, on opts.Workers goroutines. It
+// stops with ctx.Err() when ctx is cancelled (checked before every insertion).
 func Build(ctx context.Context, s *Set, opts IndexOptions) (*Index, error) {
 	if opts.M <= 0 {
 		opts.M = DefaultM
@@ -93,7 +96,10 @@ func Build(ctx context.Context, s *Set, opts IndexOptions) (*Index, error) {
 	if s.Len() == 0 {
 		return nil, errEmpty
 	}
-	g, err := buildLayered(ctx, s, opts.M, opts.EfConstruction, opts.Seed, opts.Progress)
+	if opts.Workers <= 0 {
+		opts.Workers = runtime.GOMAXPROCS(0)
+	}
+	g, err := buildLayered(ctx, s, opts.M, opts.EfConstruction, opts.Workers, opts.Seed, opts.Progress)
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"sync"
+	"sync/atomic"
 )
 
 // layered is an HNSW graph (Malkov & Yashunin 2018, "Efficient and robust approximate
@@ -31,44 +33,57 @@ func (g *layered) capacity(l int) int {
 	return g.m
 }
 
-// buildLayered inserts the rows of s in order (Algorithm 1 of the paper, with the
-// neighbour-selection heuristic of Algorithm 4).
-func buildLayered(ctx context.Context, s *Set, m, efConstruction int, seed int64, progress func(done, total int)) (*layered, error) {
+// buildLayered inserts the rows of s (Algorithm 1 of the paper, with the
+// neighbour-selection heuristic of Algorithm 4) on workers goroutines. Levels are drawn
+// from seed before any insertion; with one worker rows are inserted in order and the
+// graph is reproducible, with more the order of concurrent insertions varies.
+//
+// Concurrency follows hnswlib: a mutex per node guards its links (readers copy them
+// under it), and an insertion above the current top layer holds the entry lock
+// throughout, so the entry point only moves up.
+func buildLayered(ctx context.Context, s *Set, m, efConstruction, workers int, seed int64, progress func(done, total int)) (*layered, error) {
 	n := s.Len()
 	g := &layered{m: m, level: make([]uint8, n), links: make([][][]int32, n)}
 	rng := rand.New(rand.NewPCG(uint64(seed), 0x5eed))
 	ml := 1 / math.Log(float64(m))
-	b := &beam{visited: make([]uint32, n)}
 	for i := range n {
-		if i%1000 == 0 {
-			if err := ctx.Err(); err != nil {
-				return nil, err
-			}
-			if progress != nil && i > 0 {
-				progress(i, n)
-			}
-		}
 		lv := min(int(-math.Log(1-rng.Float64())*ml), maxLevel)
 		g.level[i] = uint8(lv)
 		g.links[i] = make([][]int32, lv+1)
-		if i == 0 {
-			g.entry = 0
-			continue
-		}
-		q := s.Row(i)
-		top := int(g.level[g.entry])
-		ep := g.greedy(s, q, top, lv)
-		eps := []Result{ep}
-		for l := min(lv, top); l >= 0; l-- {
-			found := b.search(g, s, q, eps, efConstruction, l)
-			g.links[i][l] = g.selectNeighbors(s, found, g.capacity(l))
-			for _, nb := range g.links[i][l] {
-				g.connect(s, nb, int32(i), l)
+	}
+	bd := &builder{g: g, s: s, efc: efConstruction, locks: make([]sync.Mutex, n)}
+	var next, done atomic.Int64
+	next.Store(1) // row 0 is the first entry point
+	var progressMu sync.Mutex
+	errs := make([]error, max(workers, 1))
+	var wg sync.WaitGroup
+	for w := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			b := &beam{visited: make([]uint32, n), locks: bd.locks}
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(n) {
+					return
+				}
+				if err := ctx.Err(); err != nil {
+					errs[w] = err
+					return
+				}
+				bd.insert(b, int32(i))
+				if d := done.Add(1); progress != nil && d%1000 == 0 {
+					progressMu.Lock()
+					progress(int(d), n)
+					progressMu.Unlock()
+				}
 			}
-			eps = found
-		}
-		if lv > top {
-			g.entry = int32(i)
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
 		}
 	}
 	if progress != nil {
@@ -77,14 +92,57 @@ func buildLayered(ctx context.Context, s *Set, m, efConstruction int, seed int64
 	return g, nil
 }
 
-// greedy descends from the entry point through layers top … above+1, moving to the most
-// similar neighbour until none is more similar, and returns where it stops.
-func (g *layered) greedy(s *Set, q []float32, top, above int) Result {
-	ep := Result{Index: int(g.entry), Similarity: dot(q, s.Row(int(g.entry)))}
+// builder is the shared state of a concurrent build.
+type builder struct {
+	g       *layered
+	s       *Set
+	efc     int
+	locks   []sync.Mutex // locks[i] guards g.links[i][·]
+	entryMu sync.RWMutex // guards g.entry
+}
+
+// insert links row i into the graph.
+func (bd *builder) insert(b *beam, i int32) {
+	g, s := bd.g, bd.s
+	lv := int(g.level[i])
+	bd.entryMu.RLock()
+	entry := g.entry
+	bd.entryMu.RUnlock()
+	if lv > int(g.level[entry]) {
+		bd.entryMu.Lock()
+		defer bd.entryMu.Unlock()
+		entry = g.entry
+	}
+	top := int(g.level[entry])
+	q := s.Row(int(i))
+	ep := g.greedy(b, s, q, entry, top, lv)
+	eps := []Result{ep}
+	for l := min(lv, top); l >= 0; l-- {
+		found := b.search(g, s, q, eps, bd.efc, l)
+		sel := g.selectNeighbors(s, found, g.capacity(l))
+		bd.locks[i].Lock()
+		g.links[i][l] = sel
+		bd.locks[i].Unlock()
+		for _, nb := range sel {
+			bd.locks[nb].Lock()
+			g.connect(s, nb, i, l)
+			bd.locks[nb].Unlock()
+		}
+		eps = found
+	}
+	if lv > top {
+		g.entry = i // under entryMu, held since the level check
+	}
+}
+
+// greedy descends from entry through layers top … above+1, moving to the most similar
+// neighbour until none is more similar, and returns where it stops.
+func (g *layered) greedy(b *beam, s *Set, q []float32, entry int32, top, above int) Result {
+	ep := Result{Index: int(entry), Similarity: dot(q, s.Row(int(entry)))}
 	for l := top; l > above; l-- {
 		for moved := true; moved; {
 			moved = false
-			for _, nb := range g.links[ep.Index][l] {
+			for _, nb := range b.neighbours(g, int32(ep.Index), l) {
 				if sim := dot(q, s.Row(int(nb))); sim > ep.Similarity {
 					ep = Result{Index: int(nb), Similarity: sim}
 					moved = true
@@ -140,15 +198,30 @@ func (g *layered) connect(s *Set, node, to int32, l int) {
 
 // search returns up to ef rows most similar to the unit query q, best first.
 func (g *layered) search(s *Set, q []float32, ef int) []Result {
-	ep := g.greedy(s, q, int(g.level[g.entry]), 0)
 	b := &beam{visited: make([]uint32, s.Len())}
+	ep := g.greedy(b, s, q, g.entry, int(g.level[g.entry]), 0)
 	return b.search(g, s, q, []Result{ep}, ef, 0)
 }
 
 // beam is the scratch state of a layer search; visited[i] == stamp marks node i as seen.
+// During a build, locks guard the links it reads (copied into buf under the node's lock).
 type beam struct {
 	visited []uint32
 	stamp   uint32
+	locks   []sync.Mutex
+	buf     []int32
+}
+
+// neighbours returns node's links in layer l: the graph's own slice after the build, a
+// copy taken under the node's lock during it (valid until the next call).
+func (b *beam) neighbours(g *layered, node int32, l int) []int32 {
+	if b.locks == nil {
+		return g.links[node][l]
+	}
+	b.locks[node].Lock()
+	b.buf = append(b.buf[:0], g.links[node][l]...)
+	b.locks[node].Unlock()
+	return b.buf
 }
 
 // search is Algorithm 2 of the paper: a best-first walk of layer l from eps that keeps
@@ -178,7 +251,7 @@ func (b *beam) search(g *layered, s *Set, q []float32, eps []Result, ef, l int) 
 		if best.len() >= ef && better(best.top(), c) {
 			break
 		}
-		for _, nb := range g.links[c.Index][l] {
+		for _, nb := range b.neighbours(g, int32(c.Index), l) {
 			if b.visited[nb] == b.stamp {
 				continue
 			}

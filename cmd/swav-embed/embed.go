@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -148,20 +147,28 @@ func runEmbed(cmd *cobra.Command, f embedFlags, patterns []string) (err error) {
 	if err != nil {
 		return err
 	}
+	if w.Count() == 0 {
+		// Nothing under --out rather than an empty file: the deferred Abort removes the
+		// temporary file.
+		reportSkipped(skipped)
+		return fmt.Errorf("no image could be embedded: %s not written", f.out)
+	}
 	if err := w.Close(); err != nil {
 		return err
 	}
 	elapsed := time.Since(start)
 	fmt.Fprintf(os.Stderr, "embedded %d images (%d-d %s) in %s (%.1f images/s) → %s\n",
 		w.Count(), m.Dim(), output, elapsed.Round(time.Millisecond), float64(w.Count())/elapsed.Seconds(), f.out)
+	reportSkipped(skipped)
+	return nil
+}
+
+// reportSkipped lists the skipped images on standard error.
+func reportSkipped(skipped []dataset.Skipped) {
 	if len(skipped) > 0 {
 		fmt.Fprintf(os.Stderr, "skipped %d:\n", len(skipped))
 		for _, s := range skipped {
 			fmt.Fprintf(os.Stderr, "  %s\n", s)
 		}
 	}
-	if w.Count() == 0 {
-		return errors.New("no image could be embedded")
-	}
-	return nil
 }

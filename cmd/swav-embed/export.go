@@ -16,7 +16,7 @@ import (
 
 func newExportCmd() *cobra.Command {
 	var out, bnData, bnIdx, onError string
-	var f16 bool
+	var f16, force bool
 	var bnImages int
 	cmd := &cobra.Command{
 		Use:   "export CHECKPOINT --out model.swav [--float16] [--bn-idx FILE | --bn-data GLOB]",
@@ -27,7 +27,11 @@ queue, optionally as float16 (half the size, for inference).
 --bn-data / --bn-idx first re-estimates every batch-norm running statistic on full-size
 images ("precise BN"): SwAV training leaves statistics that mix full-size and small
 multi-crop views, while features are extracted from full-size images. Only the running
-statistics change; the header records the recalibration.`,
+statistics change; the header records the recalibration.
+
+export refuses to replace a training checkpoint (CHECKPOINT itself, or one already at
+--out): its optimiser state and queue, which --resume needs, would be lost. --force
+replaces it anyway.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if out == "" {
@@ -36,6 +40,11 @@ statistics change; the header records the recalibration.`,
 			f, err := checkpoint.Load(args[0])
 			if err != nil {
 				return err
+			}
+			if !force { // before the batch-norm pass, which can take minutes
+				if err := pretrain.CheckExportTarget(f, args[0], out); err != nil {
+					return forceHint(err)
+				}
 			}
 			if bnData != "" || bnIdx != "" {
 				var policy dataset.OnError
@@ -60,8 +69,8 @@ statistics change; the header records the recalibration.`,
 				}
 				fmt.Fprintf(os.Stderr, "batch-norm statistics re-estimated on %s: %s\n", name, f.Header.Extra[pretrain.ExtraRecalibration])
 			}
-			if err := pretrain.Export(f, args[0], out, f16); err != nil {
-				return err
+			if err := pretrain.ExportWith(f, args[0], out, pretrain.ExportOptions{Float16: f16, Force: force}); err != nil {
+				return forceHint(err)
 			}
 			st, err := os.Stat(out)
 			if err != nil {
@@ -73,11 +82,20 @@ statistics change; the header records the recalibration.`,
 	}
 	cmd.Flags().StringVar(&out, "out", "", "output model checkpoint")
 	cmd.Flags().BoolVar(&f16, "float16", false, "store weights as float16 (half the size; for inference)")
+	cmd.Flags().BoolVar(&force, "force", false, "replace a training checkpoint at --out (its optimiser state and queue are lost)")
 	cmd.Flags().StringVar(&bnData, "bn-data", "", "re-estimate batch-norm statistics on these images (a doublestar glob)")
 	cmd.Flags().StringVar(&bnIdx, "bn-idx", "", "re-estimate batch-norm statistics on the images of this IDX file")
 	cmd.Flags().IntVar(&bnImages, "bn-images", 10000, "images drawn for the batch-norm statistics")
 	cmd.Flags().StringVar(&onError, "on-error", "skip", "unreadable images for the statistics: skip or fail")
 	return cmd
+}
+
+// forceHint adds the flag that overrides a refusal to replace a training checkpoint.
+func forceHint(err error) error {
+	if errors.Is(err, pretrain.ErrReplacesTraining) {
+		return fmt.Errorf("%w: pass --force to replace it anyway", err)
+	}
+	return err
 }
 
 func newInitCmd() *cobra.Command {

@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 
 	"time"
@@ -24,6 +25,7 @@ import (
 	"github.com/gomlx/gomlx/backends"
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/swav-go/swav/backend"
 )
@@ -43,9 +45,37 @@ func newRoot() *cobra.Command {
 		Short:         "SwAV self-supervised image embeddings in Go: pretrain, embed, evaluate",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// Every subcommand: counts such as --batch and --workers must be positive.
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error { return checkCountFlags(cmd) },
 	}
 	root.AddCommand(newPretrainCmd(), newEmbedCmd(), newProbeCmd(), newExportCmd(), newInitCmd(), newConvertCmd(), newInspectCmd(), newBenchCmd(), newPredictCmd(), newClusterCmd(), newMapCmd(), newIndexCmd(), newSearchCmd(), newDedupCmd())
 	return root
+}
+
+// checkCountFlags rejects a zero or negative value of any count flag cmd has (--batch,
+// --batch-size, --workers, --bn-images, --steps, --batches), naming the flag: the
+// libraries read 0 as "the default" and a negative worker count as "one per CPU", which
+// would silently run something other than what was asked.
+func checkCountFlags(cmd *cobra.Command) error {
+	var err error
+	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+		switch f.Name {
+		case "batch", "batch-size", "workers", "bn-images", "steps", "batches":
+		default:
+			return
+		}
+		if err != nil || f.Value.Type() != "int" {
+			return
+		}
+		v, perr := strconv.Atoi(f.Value.String())
+		switch {
+		case perr != nil:
+			err = fmt.Errorf("%s: --%s %q: %w", cmd.CommandPath(), f.Name, f.Value, perr)
+		case v < 1:
+			err = fmt.Errorf("%s: --%s is %d: it must be at least 1", cmd.CommandPath(), f.Name, v)
+		}
+	})
+	return err
 }
 
 // newBackend returns the backend for this run ($GOMLX_BACKEND or the default).

@@ -114,6 +114,10 @@ func FuzzReadZip(f *testing.F) {
 	f.Add(torchZip(f, map[string][]byte{"a/data.pkl": tensorPickle(4, 1, []int64{2}, []int64{2}), "a/data/0": floats}))
 	f.Add(torchZip(f, map[string][]byte{"a/data.pkl": tensorPickle(1, 0, []int64{3, 2}, []int64{0, 0}), "a/data/0": floats[:4],
 		"a/byteorder": []byte("little")}))
+	f.Add(torchZip(f, map[string][]byte{"a/data.pkl": customPickle("HalfStorage", "_rebuild_tensor_v2", true, 8, 0, []int64{2, 2}, []int64{1, 2}),
+		"a/data/0": floats}))
+	f.Add(torchZip(f, map[string][]byte{"a/data.pkl": customPickle("LongStorage", "_rebuild_tensor", false, 2, 1, []int64{1}, []int64{1}),
+		"a/data/0": floats}))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var sd map[string]Tensor
 		var err error
@@ -288,10 +292,15 @@ func checkStateDictPickle(t *testing.T, data []byte, legacy bool) {
 			synthesize(root.typ.dtype, j, root.data[j*int64(root.typ.size):])
 		}
 	}
-	mem := newBudget(fuzzLimits.tensorBytes, "fuzz tensors")
-	sd, err := buildTensors(state, mem)
+	if err := checkTensorBytes(state, fuzzLimits); err != nil {
+		if !errors.Is(err, ErrTooLarge) {
+			t.Fatalf("checkTensorBytes: %v", err)
+		}
+		return
+	}
+	sd, err := buildTensors(state)
 	if err != nil {
-		if !errors.Is(err, ErrCorrupt) && !errors.Is(err, ErrTooLarge) {
+		if !errors.Is(err, ErrCorrupt) {
 			t.Fatalf("buildTensors: %v", err)
 		}
 		return

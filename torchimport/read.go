@@ -459,7 +459,6 @@ func readZip(r io.ReaderAt, size int64, lim limits) (map[string]Tensor, error) {
 		return nil, fmt.Errorf("%w: damaged or truncated zip archive: %v", ErrCorrupt, err)
 	}
 	cr.limit = 0 // the entries are bounded by checkEntry and the tensor budget
-	mem := newBudget(lim.tensorBytes, "the tensors (ReadOptions.MaxTensorBytes)")
 	var pkl []*zip.File
 	entries := make(map[string]*zip.File, len(zr.File))
 	torchScript := false
@@ -496,7 +495,7 @@ func readZip(r io.ReaderAt, size int64, lim limits) (map[string]Tensor, error) {
 		if e.UncompressedSize64 > 16 {
 			return nil, fmt.Errorf("%w: %s is %d bytes long", ErrCorrupt, clip(e.Name), e.UncompressedSize64)
 		}
-		order, err := readEntry(e, e.UncompressedSize64, nil)
+		order, err := readEntry(e, e.UncompressedSize64)
 		if err != nil {
 			return nil, err
 		}
@@ -531,11 +530,20 @@ func readZip(r io.ReaderAt, size int64, lim limits) (map[string]Tensor, error) {
 	if err != nil {
 		return nil, err
 	}
+	// First check every storage record the tensors use against the pickle and the
+	// archive, then the memory all of it needs, and only then read.
+	type load struct {
+		root *storageRoot
+		e    *zip.File
+	}
+	var loads []load
+	listed := make(map[*storageRoot]bool)
 	for _, name := range sortedKeys(state) {
 		root := state[name].storage.root
-		if root.data != nil || root.numel == 0 {
+		if listed[root] || root.numel == 0 {
 			continue
 		}
+		listed[root] = true
 		record := prefix + "data/" + root.key
 		e, ok := entries[record]
 		if !ok {
@@ -549,11 +557,57 @@ func readZip(r io.ReaderAt, size int64, lim limits) (map[string]Tensor, error) {
 		if err := checkEntry(e, size); err != nil {
 			return nil, err
 		}
-		if root.data, err = readEntry(e, want, mem); err != nil {
+		loads = append(loads, load{root, e})
+	}
+	if err := checkTensorBytes(state, lim); err != nil {
+		return nil, err
+	}
+	for _, l := range loads {
+		if l.root.data, err = readEntry(l.e, l.e.UncompressedSize64); err != nil {
 			return nil, err
 		}
 	}
-	return buildTensors(state, mem)
+	return buildTensors(state)
+}
+
+// tensorBytes is the memory reading state takes: the bytes of the storages its
+// tensors use plus four bytes per element of each tensor (saturating at MaxInt64).
+func tensorBytes(state map[string]*rawTensor) int64 {
+	var total int64
+	add := func(n int64) {
+		if n > math.MaxInt64-total {
+			total = math.MaxInt64
+		} else {
+			total += n
+		}
+	}
+	roots := make(map[*storageRoot]bool)
+	for _, t := range state {
+		if r := t.storage.root; !roots[r] {
+			roots[r] = true
+			add(r.numel * int64(r.typ.size)) // numel ≤ MaxInt64/8
+		}
+		n, err := t.check() // fewer than 2^31 when checkTensors passed
+		if err != nil {
+			n = math.MaxInt64 / 4
+		}
+		add(4 * n)
+	}
+	return total
+}
+
+// checkTensorBytes checks the tensors' views (checkTensors), then refuses a state
+// dict whose tensors need more memory than lim allows, before anything is read or
+// decoded.
+func checkTensorBytes(state map[string]*rawTensor, lim limits) error {
+	if err := checkTensors(state); err != nil {
+		return err
+	}
+	if need := tensorBytes(state); need > lim.tensorBytes {
+		return fmt.Errorf("%w: its %d tensors need %d bytes (storages and float32 data), more than the %d-byte limit (ReadOptions.MaxTensorBytes)",
+			ErrTooLarge, len(state), need, lim.tensorBytes)
+	}
+	return nil
 }
 
 // sortedKeys returns a map's keys in order, so that reads and their errors are
@@ -607,17 +661,8 @@ func checkEntry(e *zip.File, archive int64) error {
 	return nil
 }
 
-// readEntry reads exactly n bytes of a zip entry, checking its CRC, after charging
-// them to mem (when not nil).
-func readEntry(e *zip.File, n uint64, mem *budget) ([]byte, error) {
-	if mem != nil {
-		if n > math.MaxInt64 {
-			n = math.MaxInt64
-		}
-		if err := mem.take(int64(n)); err != nil {
-			return nil, fmt.Errorf("record %s: %w", clip(e.Name), err)
-		}
-	}
+// readEntry reads exactly n bytes of a zip entry, checking its CRC.
+func readEntry(e *zip.File, n uint64) ([]byte, error) {
 	rc, err := e.Open()
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", ErrCorrupt, clip(e.Name), err)
@@ -655,7 +700,6 @@ func readLegacy(r io.Reader, size int64, lim limits) (map[string]Tensor, error) 
 	var pos int64
 	st := &storages{roots: make(map[string]*storageRoot)}
 	pickleMem := newBudget(lim.pickleBytes, "the pickles' values")
-	mem := newBudget(lim.tensorBytes, "the tensors (ReadOptions.MaxTensorBytes)")
 	next := func(what string, persistent func(any) (any, error)) (any, error) {
 		u := &unpickler{r: br, pos: pos, mem: pickleMem, call: rebuild, persistentLoad: persistent}
 		v, err := u.load()
@@ -708,6 +752,17 @@ func readLegacy(r io.Reader, size int64, lim limits) (map[string]Tensor, error) 
 	for _, t := range state {
 		needed[t.storage.root] = true
 	}
+	// Every storage follows in the file: one larger than the file is a lie (checked
+	// before the memory it would need).
+	for _, name := range sortedKeys(state) {
+		if r := state[name].storage.root; r.numel > size/int64(r.typ.size) {
+			return nil, fmt.Errorf("%w: storage %s declares %d %s values (%d bytes), more than the file of %d bytes holds",
+				ErrCorrupt, clip(r.key), r.numel, r.typ.dtype, r.numel*int64(r.typ.size), size)
+		}
+	}
+	if err := checkTensorBytes(state, lim); err != nil {
+		return nil, err
+	}
 	seen := make(map[string]bool, len(keys.items))
 	for _, k := range keys.items {
 		key, ok := k.(string)
@@ -733,9 +788,6 @@ func readLegacy(r io.Reader, size int64, lim limits) (map[string]Tensor, error) 
 			return nil, fmt.Errorf("%w: storage %s needs %d bytes at byte %d, the file has %d", ErrCorrupt, clip(key), nbytes, pos, size)
 		}
 		if needed[root] {
-			if err := mem.take(nbytes); err != nil {
-				return nil, fmt.Errorf("storage %s: %w", clip(key), err)
-			}
 			root.data = make([]byte, nbytes)
 			_, err = io.ReadFull(br, root.data)
 		} else {
@@ -751,7 +803,7 @@ func readLegacy(r io.Reader, size int64, lim limits) (map[string]Tensor, error) 
 			return nil, fmt.Errorf("%w: storage %s is used but not stored", ErrCorrupt, clip(root.key))
 		}
 	}
-	return buildTensors(state, mem)
+	return buildTensors(state)
 }
 
 // selectStateDict finds the state dict in a checkpoint's top-level object: the object
@@ -801,15 +853,12 @@ func selectStateDict(obj any) (map[string]*rawTensor, error) {
 	return out, nil
 }
 
-// buildTensors decodes every tensor from its (loaded) storage, charging the float32
-// data to mem.
-func buildTensors(state map[string]*rawTensor, mem *budget) (map[string]Tensor, error) {
+// buildTensors decodes every tensor from its (loaded) storage; checkTensorBytes has
+// bounded what that allocates.
+func buildTensors(state map[string]*rawTensor) (map[string]Tensor, error) {
 	out := make(map[string]Tensor, len(state))
 	for _, name := range sortedKeys(state) {
-		v, err := state[name].decode(mem)
-		if errors.Is(err, ErrTooLarge) {
-			return nil, fmt.Errorf("tensor %s: %w", clip(name), err)
-		}
+		v, err := state[name].decode()
 		if err != nil {
 			return nil, fmt.Errorf("%w: tensor %s: %v", ErrCorrupt, clip(name), err)
 		}
@@ -818,46 +867,71 @@ func buildTensors(state map[string]*rawTensor, mem *budget) (map[string]Tensor, 
 	return out, nil
 }
 
+// check checks a tensor's view against its storage and returns its number of
+// elements: fewer than 2^31, no more than its storage holds (or maxBroadcast, through
+// zero strides), every index inside the storage.
+func (t *rawTensor) check() (int64, error) {
+	ref := t.storage
+	numel := int64(1)
+	for _, d := range t.size {
+		if d != 0 && numel > math.MaxInt32/d {
+			return 0, fmt.Errorf("size %v is too large", t.size)
+		}
+		numel *= d
+	}
+	if numel == 0 {
+		return 0, nil
+	}
+	if numel > max(ref.numel, maxBroadcast) {
+		return 0, fmt.Errorf("%d elements from a storage of %d", numel, ref.numel)
+	}
+	// The last element's offset, accumulated without overflow: every term is checked
+	// against the room left in the storage (whose size the file's length bounds).
+	overrun := fmt.Errorf("size %v, stride %v and offset %d overrun its storage of %d elements", t.size, t.stride, t.offset, ref.numel)
+	if t.offset >= ref.numel {
+		return 0, overrun
+	}
+	room := ref.numel - 1 - t.offset
+	for i, d := range t.size {
+		if d > 1 && t.stride[i] > room/(d-1) {
+			return 0, overrun
+		}
+		room -= (d - 1) * t.stride[i]
+	}
+	return numel, nil
+}
+
+// checkTensors checks every tensor's view against its storage (see check), before
+// anything is read.
+func checkTensors(state map[string]*rawTensor) error {
+	for _, name := range sortedKeys(state) {
+		if _, err := state[name].check(); err != nil {
+			return fmt.Errorf("%w: tensor %s: %v", ErrCorrupt, clip(name), err)
+		}
+	}
+	return nil
+}
+
 // decode gathers a tensor's elements through its offset and strides, checking every
-// index against its storage, after charging its float32 data to mem.
-func (t *rawTensor) decode(mem *budget) (Tensor, error) {
+// index against its storage.
+func (t *rawTensor) decode() (Tensor, error) {
+	numel, err := t.check()
+	if err != nil {
+		return Tensor{}, err
+	}
 	ref := t.storage
 	typ := ref.root.typ
 	shape := make([]int, len(t.size))
-	numel := int64(1)
 	for i, d := range t.size {
-		if d != 0 && numel > math.MaxInt32/d {
-			return Tensor{}, fmt.Errorf("size %v is too large", t.size)
-		}
-		numel *= d
 		shape[i] = int(d)
 	}
 	res := Tensor{DType: typ.dtype, Shape: shape, Data: make([]float32, 0)}
 	if numel == 0 {
 		return res, nil
 	}
-	if numel > max(ref.numel, maxBroadcast) {
-		return Tensor{}, fmt.Errorf("%d elements from a storage of %d", numel, ref.numel)
-	}
 	data := ref.root.data
 	if int64(len(data)) != ref.root.numel*int64(typ.size) {
 		return Tensor{}, errors.New("storage was not loaded")
-	}
-	// The last element's offset, accumulated without overflow: every term is checked
-	// against the room left in the storage (whose size the file's length bounds).
-	overrun := fmt.Errorf("size %v, stride %v and offset %d overrun its storage of %d elements", t.size, t.stride, t.offset, ref.numel)
-	if t.offset >= ref.numel {
-		return Tensor{}, overrun
-	}
-	room := ref.numel - 1 - t.offset
-	for i, d := range t.size {
-		if d > 1 && t.stride[i] > room/(d-1) {
-			return Tensor{}, overrun
-		}
-		room -= (d - 1) * t.stride[i]
-	}
-	if err := mem.take(4 * numel); err != nil {
-		return Tensor{}, err
 	}
 	res.Data = make([]float32, numel)
 	es := int64(typ.size)

@@ -430,7 +430,7 @@ func TestReadLegacyHandMade(t *testing.T) {
 		{"view overrun", legacyFile(1001, true, 4, 4, []int64{3, 2}, 2, four), ErrCorrupt, "storage view", nil},
 		{"tensor beyond view", legacyFile(1001, true, 4, 4, []int64{1, 2}, 3, four), ErrCorrupt, "overrun", nil},
 		{"header disagrees", legacyFile(1001, true, 4, 5, nil, 4, four), ErrCorrupt, "holds 5 elements", nil},
-		{"size lies", legacyFile(1001, true, 1<<40, 1<<40, nil, 4, four), ErrCorrupt, "needs 4398046511104 bytes", nil},
+		{"size lies", legacyFile(1001, true, 1<<40, 1<<40, nil, 4, four), ErrCorrupt, "declares 1099511627776 float32 values (4398046511104 bytes)", nil},
 		{"data short", legacyFile(1001, true, 4, 4, nil, 4, four[:10]), ErrCorrupt, "needs 16 bytes", nil},
 		{"version", legacyFile(1000, true, 4, 4, nil, 4, four), ErrUnsupported, "protocol version 1000", nil},
 		{"big endian", legacyFile(1001, false, 4, 4, nil, 4, four), ErrUnsupported, "big-endian", nil},

@@ -89,7 +89,8 @@ type ReadOptions struct {
 	// a negative value no cap.
 	MaxFileBytes int64
 	// MaxTensorBytes caps the memory the tensors need: the bytes of the storages read
-	// plus four bytes per element of the float32 tensors decoded from them. Zero means
+	// plus four bytes per element of the float32 tensors decoded from them, as the
+	// pickle declares them (checked before any storage is read). Zero means
 	// three times the file's size plus 64 MiB, which a float32 file (twice its size) or
 	// a float16 one (three times) fits; a file whose tensors share storages many times
 	// over, or broadcast a few values to huge shapes, is refused with an error wrapping

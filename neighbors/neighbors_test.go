@@ -16,6 +16,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/swav-go/swav/embedio"
@@ -447,6 +448,43 @@ func TestReadErrors(t *testing.T) {
 		_, err := Read(tc.path)
 		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), filepath.Base(strings.TrimSuffix(tc.path, "/"))) {
 			t.Errorf("Read(%s): %v, want an error naming the file and %q", filepath.Base(tc.path), err, tc.want)
+		}
+	}
+}
+
+// TestConcurrentSearch: searches from many goroutines (run with -race) give the serial
+// answers.
+func TestConcurrentSearch(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	s := mustSet(t, randomVecs(rng, 500, 8))
+	ix, err := Build(context.Background(), s, IndexOptions{M: 8, EfConstruction: 40, Workers: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	queries := randomVecs(rng, 40, 8)
+	for _, sr := range []Searcher{ix, NewExact(s)} {
+		want := make([]string, len(queries))
+		for i, q := range queries {
+			r, _ := sr.Search(q, 5)
+			want[i] = fmt.Sprint(r)
+		}
+		errs := make(chan string, 4*len(queries))
+		var wg sync.WaitGroup
+		for range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i, q := range queries {
+					if r, _ := sr.Search(q, 5); fmt.Sprint(r) != want[i] {
+						errs <- fmt.Sprintf("query %d: %v, serially %s", i, r, want[i])
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for e := range errs {
+			t.Error(e)
 		}
 	}
 }

@@ -53,9 +53,10 @@ func (b *Builder) fuse(needed, isOutput []bool) {
 	absorbed := make([]bool, len(b.nodes))
 	// fusible reports whether input in of a tree member can join the tree: a
 	// hot elementwise node of the tree's shape read element by element, used
-	// only there — or a materialised broadcast, which every tree reading it
-	// re-reads through strides instead (it is then dropped if nothing else
-	// reads it).
+	// only there — or, shared, a node cheap to repeat (a broadcast, or one op
+	// reading at most one full-size operand, such as batch norm's x − μ), which
+	// every tree reading it recomputes from its operands instead of reading it
+	// from memory (it is then dropped if nothing else reads it).
 	fusible := func(in *value, dims []int, strides []int) (ok, shared bool) {
 		child := in.node
 		if child.ew == nil || !needed[child.id] || absorbed[child.id] || isOutput[in.id] ||
@@ -65,7 +66,7 @@ func (b *Builder) fuse(needed, isOutput []bool) {
 		if uses[in.id] == 1 {
 			return true, false
 		}
-		return child.opType == backends.OpTypeBroadcastInDim && !b.backend.noReduceFuse, true
+		return !b.backend.noReduceFuse && cheapToRepeat(child), true
 	}
 	for i := len(b.nodes) - 1; i >= 0; i-- {
 		root := b.nodes[i]
@@ -73,7 +74,7 @@ func (b *Builder) fuse(needed, isOutput []bool) {
 			continue
 		}
 		if root.reduce != nil && root.kernel != nil && !b.backend.noReduceFuse {
-			b.fuseReduce(root, fusible, absorbed, needed)
+			b.fuseReduce(root, fusible, uses, absorbed, needed)
 			continue
 		}
 		if root.ew == nil {
@@ -93,7 +94,7 @@ func (b *Builder) fuse(needed, isOutput []bool) {
 			for k, in := range n.inputs {
 				if ok, shared := fusible(in, dims, n.ew.strides[k]); ok {
 					if shared {
-						args = append(args, visitShared(in.node, &prog, &leaves, &leafStride))
+						args = append(args, visitShared(in.node, uses, &prog, &leaves, &leafStride))
 					} else {
 						args = append(args, visit(in.node))
 					}
@@ -146,13 +147,32 @@ func (b *Builder) fuse(needed, isOutput []bool) {
 	b.dropUnused(needed, isOutput)
 }
 
-// visitShared appends to a tree's program the broadcast node n, which other
-// nodes also read: its operand becomes a leaf read through the broadcast's
-// strides, and n itself stays as it is.
-func visitShared(n *node, prog *[]instr, leaves *[]*value, leafStride *[][]int) int {
-	*leaves = append(*leaves, n.inputs[0])
-	*leafStride = append(*leafStride, n.ew.strides[0])
-	*prog = append(*prog, instr{op: n.ew.op, args: []int{-len(*leaves)}, label: n.opType.String()})
+// cheapToRepeat reports whether recomputing elementwise node n in every tree
+// that reads it costs no more memory traffic than reading its materialised
+// output: it reads at most one operand element by element (the others are
+// broadcast through zero strides).
+func cheapToRepeat(n *node) bool {
+	full := 0
+	for k := range n.inputs {
+		if !slices.Contains(n.ew.strides[k], 0) {
+			full++
+		}
+	}
+	return full <= 1
+}
+
+// visitShared appends to a tree's program the node n, which other nodes also
+// read: its operands become leaves read through n's strides, and n itself
+// stays as it is. The operands gain a use, so no later group absorbs them.
+func visitShared(n *node, uses []int, prog *[]instr, leaves *[]*value, leafStride *[][]int) int {
+	args := make([]int, len(n.inputs))
+	for k, in := range n.inputs {
+		uses[in.id]++
+		*leaves = append(*leaves, in)
+		*leafStride = append(*leafStride, n.ew.strides[k])
+		args[k] = -len(*leaves)
+	}
+	*prog = append(*prog, instr{op: n.ew.op, args: args, label: n.opType.String()})
 	return len(*prog) - 1
 }
 
@@ -191,7 +211,7 @@ func (b *Builder) dropUnused(needed, isOutput []bool) {
 // evaluate the tree chunk by chunk and reduce each chunk while it is in cache,
 // so the operand never reaches memory (batch norm's Σ(x−μ)², and the Σ dy·x̂
 // of its gradient).
-func (b *Builder) fuseReduce(root *node, fusible func(in *value, dims, strides []int) (bool, bool), absorbed, needed []bool) {
+func (b *Builder) fuseReduce(root *node, fusible func(in *value, dims, strides []int) (bool, bool), uses []int, absorbed, needed []bool) {
 	in := root.inputs[0]
 	dims := in.shape.Dimensions
 	if ok, shared := fusible(in, dims, identityStrides(dims)); !ok || shared {
@@ -210,7 +230,7 @@ func (b *Builder) fuseReduce(root *node, fusible func(in *value, dims, strides [
 		for k, in := range n.inputs {
 			if ok, shared := fusible(in, dims, n.ew.strides[k]); ok {
 				if shared {
-					args = append(args, visitShared(in.node, &prog, &leaves, &leafStride))
+					args = append(args, visitShared(in.node, uses, &prog, &leaves, &leafStride))
 				} else {
 					args = append(args, visit(in.node))
 				}

@@ -97,11 +97,10 @@ func (e *Engine) kgRange(g *kgGeometry, input, outGrad, acc []float32, j0, j1 in
 	nb := (hi - lo + KC - 1) / KC
 	kBlock := (hi - lo + nb - 1) / nb
 	s.bPack = grow(s.bPack, kBlock*NR)
-	s.aTail = grow(s.aTail, kBlock*MR)
+	mPanels := (g.co + MR - 1) / MR
+	s.aPack = grow(s.aPack, mPanels*kBlock*MR)
 	// Per pixel of the block: its input row and column origin and its image's offset.
 	pos := make([]int32, 3*kBlock)
-	fullRows := g.co / MR * MR
-	gradA := matrix{data: outGrad, rs: 1, cs: g.co} // A[co, pixel]
 	for pc := lo; pc < hi; pc += kBlock {
 		kc := min(kBlock, hi-pc)
 		for q := range kc {
@@ -117,9 +116,10 @@ func (e *Engine) kgRange(g *kgGeometry, input, outGrad, acc []float32, j0, j1 in
 		if pc == lo {
 			beta = 0
 		}
-		if fullRows < g.co {
-			packA(s.aTail, gradA, fullRows, g.co-fullRows, pc, kc)
-		}
+		// The block of the output gradient, transposed into 6-row panels once and
+		// read by every column panel: each k step of the micro-kernel then reads
+		// six contiguous floats instead of one cache line of a strided row.
+		packGradA(s.aPack, outGrad, g.co, pc, kc)
 		for jp := j0; jp < j1; jp += NR {
 			nw := min(NR, cols-jp)
 			g.gatherPanel(s.bPack, input, pos[:3*kc], jp, nw)
@@ -127,15 +127,12 @@ func (e *Engine) kgRange(g *kgGeometry, input, outGrad, acc []float32, j0, j1 in
 			for ir := 0; ir < g.co; ir += MR {
 				mh := min(MR, g.co-ir)
 				cOff := ir*cols + jp
+				ap := &s.aPack[(ir/MR)*kc*MR]
 				if mh == MR && nw == NR {
-					e.kernel(kc, gradA.ptr(ir, pc), 1, g.co, bp, &acc[cOff], cols, 1, beta)
+					e.kernel(kc, ap, 1, MR, bp, &acc[cOff], cols, 1, beta)
 					continue
 				}
-				ap, rsA, csA := gradA.ptr(ir, pc), 1, g.co
-				if mh < MR {
-					ap, rsA, csA = &s.aTail[0], 1, MR
-				}
-				e.kernel(kc, ap, rsA, csA, bp, &s.tile[0], NR, 1, 0)
+				e.kernel(kc, ap, 1, MR, bp, &s.tile[0], NR, 1, 0)
 				mergeTile(&s.tile, acc[cOff:], cols, mh, nw, beta)
 			}
 		}
@@ -161,7 +158,9 @@ func (g *kgGeometry) gatherPanel(panel, input []float32, pos []int32, j0, nw int
 				continue
 			}
 			src := (int(pos[3*q+2])+iy*g.w+ix)*g.ci + c0
-			copy16(row, input[src:src+NR])
+			d := (*[NR / 2]uint64)(unsafe.Pointer(&row[0]))
+			v := (*[NR / 2]uint64)(unsafe.Pointer(&input[src : src+NR][0]))
+			d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7] = v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]
 		}
 		return
 	}
@@ -181,11 +180,25 @@ func (g *kgGeometry) gatherPanel(panel, input []float32, pos []int32, j0, nw int
 	}
 }
 
-// copy16 copies 16 floats as eight 8-byte moves (a 64-byte array copy would call
-// memmove, which costs more than the move itself here).
-func copy16(dst, src []float32) {
-	d := (*[NR / 2]uint64)(unsafe.Pointer(&dst[:NR][0]))
-	s := (*[NR / 2]uint64)(unsafe.Pointer(&src[:NR][0]))
-	d[0], d[1], d[2], d[3] = s[0], s[1], s[2], s[3]
-	d[4], d[5], d[6], d[7] = s[4], s[5], s[6], s[7]
+// packGradA writes pixels [p0, p0+kc) of the output gradient (pixels × co,
+// row-major) as A = its transpose in zero-padded panels of MR rows:
+// dst[panel][p][0:MR] = outGrad[(p0+p)·co + panel·MR + 0:MR].
+func packGradA(dst, outGrad []float32, co, p0, kc int) {
+	for ip := 0; ip < co; ip += MR {
+		h := min(MR, co-ip)
+		panel := dst[(ip/MR)*kc*MR : (ip/MR+1)*kc*MR]
+		if h == MR {
+			for p := range kc {
+				src := outGrad[(p0+p)*co+ip : (p0+p)*co+ip+MR]
+				d := panel[p*MR : p*MR+MR]
+				d[0], d[1], d[2], d[3], d[4], d[5] = src[0], src[1], src[2], src[3], src[4], src[5]
+			}
+			continue
+		}
+		for p := range kc {
+			d := panel[p*MR : p*MR+MR]
+			copy(d, outGrad[(p0+p)*co+ip:(p0+p)*co+ip+h])
+			clear(d[h:])
+		}
+	}
 }

@@ -10,10 +10,9 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"regexp"
 	"strconv"
 	"strings"
-
-	"codeberg.org/sbinet/npyio/npy"
 
 	"github.com/swav-go/swav/embedio"
 	"github.com/swav-go/swav/internal/userfile"
@@ -139,30 +138,27 @@ func readNPY(path string) (*Set, error) {
 	}
 	defer f.Close()
 	br := bufio.NewReaderSize(f, 1<<20)
-	cr := &countReader{r: br}
-	r, err := npy.NewReader(cr)
+	d, hlen, err := readNPYHeader(br)
 	if err != nil {
-		return nil, fmt.Errorf("not a NumPy .npy file: %w", err)
+		return nil, err
 	}
-	d := r.Header.Descr
-	typ := strings.Trim(d.Type, "'\"")
 	var width int
-	switch typ {
+	switch d.typ {
 	case "<f4":
 		width = 4
 	case "<f8":
 		width = 8
 	default:
-		return nil, fmt.Errorf("array type %s: want little-endian float32 (<f4) or float64 (<f8)", d.Type)
+		return nil, fmt.Errorf("array type %s: want little-endian float32 (<f4) or float64 (<f8)", d.typ)
 	}
-	if d.Fortran {
+	if d.fortran {
 		return nil, errors.New("array is in Fortran order; want C order (numpy.ascontiguousarray)")
 	}
-	if len(d.Shape) != 2 || d.Shape[0] < 0 || d.Shape[1] <= 0 {
-		return nil, fmt.Errorf("array shape %v: want (N, D) with D > 0", d.Shape)
+	if len(d.shape) != 2 || d.shape[1] <= 0 {
+		return nil, fmt.Errorf("array shape %v: want (N, D) with D > 0", d.shape)
 	}
-	n, dim := d.Shape[0], d.Shape[1]
-	if rest := f.Size() - cr.n; n > 0 && (rest/int64(width)/int64(dim) < int64(n)) {
+	n, dim := d.shape[0], d.shape[1]
+	if rest := f.Size() - hlen; n > 0 && (rest/int64(width)/int64(dim) < int64(n)) {
 		return nil, fmt.Errorf("shape (%d, %d) needs %d bytes of data, the file holds %d", n, dim, int64(n)*int64(dim)*int64(width), rest)
 	}
 	s := &Set{Dim: dim, Vectors: make([]float32, n*dim)}
@@ -192,17 +188,78 @@ func readNPY(path string) (*Set, error) {
 	return s, nil
 }
 
-// countReader counts the bytes read through it (the .npy header's length).
-type countReader struct {
-	r io.Reader
-	n int64
+// npyHeader is what readNPY needs of a .npy header.
+type npyHeader struct {
+	typ     string
+	fortran bool
+	shape   []int
 }
 
-// Read implements io.Reader.
-func (c *countReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
+// The fields of the header dict, e.g. {'descr': '<f4', 'fortran_order': False, 'shape': (3, 128), }.
+var (
+	npyDescr   = regexp.MustCompile(`'descr'\s*:\s*'([^']*)'`)
+	npyFortran = regexp.MustCompile(`'fortran_order'\s*:\s*(True|False)`)
+	npyShape   = regexp.MustCompile(`'shape'\s*:\s*\(([^)]*)\)`)
+)
+
+// readNPYHeader parses the magic string, version and header dict of a .npy file (format
+// versions 1 to 3), and returns the header and its total length in bytes.
+func readNPYHeader(r io.Reader) (npyHeader, int64, error) {
+	var pre [8]byte
+	if _, err := io.ReadFull(r, pre[:]); err != nil || string(pre[:6]) != "\x93NUMPY" {
+		return npyHeader{}, 0, errors.New("not a NumPy .npy file (no \\x93NUMPY magic)")
+	}
+	var hlen int64
+	switch pre[6] {
+	case 1:
+		var b [2]byte
+		if _, err := io.ReadFull(r, b[:]); err != nil {
+			return npyHeader{}, 0, fmt.Errorf("truncated .npy header: %w", err)
+		}
+		hlen = int64(binary.LittleEndian.Uint16(b[:]))
+	case 2, 3:
+		var b [4]byte
+		if _, err := io.ReadFull(r, b[:]); err != nil {
+			return npyHeader{}, 0, fmt.Errorf("truncated .npy header: %w", err)
+		}
+		hlen = int64(binary.LittleEndian.Uint32(b[:]))
+	default:
+		return npyHeader{}, 0, fmt.Errorf(".npy format version %d.%d: want 1, 2 or 3", pre[6], pre[7])
+	}
+	if hlen > 1<<16 {
+		return npyHeader{}, 0, fmt.Errorf(".npy header of %d bytes, more than 64 KiB", hlen)
+	}
+	dict := make([]byte, hlen)
+	if _, err := io.ReadFull(r, dict); err != nil {
+		return npyHeader{}, 0, fmt.Errorf("truncated .npy header: %w", err)
+	}
+	var h npyHeader
+	m := npyDescr.FindSubmatch(dict)
+	f := npyFortran.FindSubmatch(dict)
+	sh := npyShape.FindSubmatch(dict)
+	if m == nil || f == nil || sh == nil {
+		return npyHeader{}, 0, fmt.Errorf(".npy header %q lacks descr, fortran_order or shape", dict)
+	}
+	h.typ, h.fortran = string(m[1]), string(f[1]) == "True"
+	for _, field := range strings.Split(string(sh[1]), ",") {
+		if field = strings.TrimSpace(field); field == "" {
+			continue
+		}
+		v, err := strconv.Atoi(field)
+		if err != nil || v < 0 {
+			return npyHeader{}, 0, fmt.Errorf(".npy shape (%s): %q is not a size", sh[1], field)
+		}
+		h.shape = append(h.shape, v)
+	}
+	return h, int64(len(pre)) + hlenFieldSize(pre[6]) + hlen, nil
+}
+
+// hlenFieldSize is the size of the header-length field of .npy version v.
+func hlenFieldSize(v byte) int64 {
+	if v == 1 {
+		return 2
+	}
+	return 4
 }
 
 // readLines reads a sidecar of one path per line.

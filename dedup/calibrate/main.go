@@ -210,7 +210,7 @@ func measure(ctx context.Context, b *strings.Builder, name string, m *swav.Model
 	fmt.Fprintf(os.Stderr, "%s: best F1 %.3f at %.3f (precision %.3f recall %.3f); at 0.95 precision %.3f recall %.3f\n", name, bestF, bestT, bp, br, dp, dr)
 	for _, t := range []float64{0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.92, 0.94, 0.95, 0.96, 0.97, 0.98, 0.99, 0.995} {
 		p, r := pr(t)
-		fmt.Fprintf(os.Stderr, "  T=%.2f precision %.4f recall %.4f (negatives ≥ T: %d)\n", t, p, r, atLeast(neg, t))
+		fmt.Fprintf(os.Stderr, "  T=%.3f precision %.4f recall %.4f (negatives ≥ T: %d)\n", t, p, r, atLeast(neg, t))
 	}
 	return nil
 }

@@ -22,6 +22,10 @@ import (
 // fusionChunk is the number of output elements evaluated at a time.
 const fusionChunk = 1024
 
+// maxSharedOps bounds the ops a fused group repeats instead of reading a
+// shared value from memory.
+const maxSharedOps = 4
+
 // instr is one operation of a fused program: args ≥ 0 are earlier
 // instructions' results, args < 0 are leaves (−1 − leaf index).
 type instr struct {
@@ -51,22 +55,64 @@ func (b *Builder) fuse(needed, isOutput []bool) {
 		}
 	}
 	absorbed := make([]bool, len(b.nodes))
-	// fusible reports whether input in of a tree member can join the tree: a
-	// hot elementwise node of the tree's shape read element by element, used
-	// only there — or, shared, a node cheap to repeat (a broadcast, or one op
-	// reading at most one full-size operand, such as batch norm's x − μ), which
-	// every tree reading it recomputes from its operands instead of reading it
-	// from memory (it is then dropped if nothing else reads it).
-	fusible := func(in *value, dims []int, strides []int) (ok, shared bool) {
+	// single reports whether input in of a node can join that node's group as
+	// a member: a hot elementwise node of the group's shape, read element by
+	// element, used only there.
+	single := func(in *value, dims []int, strides []int) bool {
 		child := in.node
-		if child.ew == nil || !needed[child.id] || absorbed[child.id] || isOutput[in.id] ||
+		return child.ew != nil && needed[child.id] && !absorbed[child.id] && !isOutput[in.id] && uses[in.id] == 1 &&
+			slices.Equal(in.shape.Dimensions, dims) && slices.Equal(strides, identityStrides(dims))
+	}
+	// fusible reports whether input in of a group member can join the group:
+	// as a member (single), or shared: a node that others read too but that
+	// is cheap to repeat — with the single-use nodes under it, a few ops
+	// reading at most one full-size operand, such as a broadcast, batch norm's
+	// x − μ or its x·scale + shift — which every group reading it recomputes
+	// from those operands instead of reading it from memory (it is dropped if
+	// nothing else reads it).
+	var cost func(n *node, dims []int) (full, size int)
+	cost = func(n *node, dims []int) (full, size int) {
+		size = 1
+		for k, in := range n.inputs {
+			if single(in, dims, n.ew.strides[k]) {
+				f, sz := cost(in.node, dims)
+				full, size = full+f, size+sz
+			} else if !slices.Contains(n.ew.strides[k], 0) {
+				full++
+			}
+		}
+		return full, size
+	}
+	fusible := func(in *value, dims []int, strides []int) (ok, shared bool) {
+		if single(in, dims, strides) {
+			return true, false
+		}
+		child := in.node
+		if b.backend.noReduceFuse || child.ew == nil || !needed[child.id] || absorbed[child.id] || isOutput[in.id] ||
 			!slices.Equal(in.shape.Dimensions, dims) || !slices.Equal(strides, identityStrides(dims)) {
 			return false, false
 		}
-		if uses[in.id] == 1 {
-			return true, false
+		full, size := cost(child, dims)
+		return full <= 1 && size <= maxSharedOps, true
+	}
+	// visitShared appends to a group's program the shared node n and the
+	// single-use nodes under it, which stay as they are: the operands become
+	// leaves and gain a use, so no later group absorbs them.
+	var visitShared func(n *node, dims []int, prog *[]instr, leaves *[]*value, leafStride *[][]int) int
+	visitShared = func(n *node, dims []int, prog *[]instr, leaves *[]*value, leafStride *[][]int) int {
+		args := make([]int, len(n.inputs))
+		for k, in := range n.inputs {
+			if single(in, dims, n.ew.strides[k]) {
+				args[k] = visitShared(in.node, dims, prog, leaves, leafStride)
+				continue
+			}
+			uses[in.id]++
+			*leaves = append(*leaves, in)
+			*leafStride = append(*leafStride, n.ew.strides[k])
+			args[k] = -len(*leaves)
 		}
-		return !b.backend.noReduceFuse && cheapToRepeat(child), true
+		*prog = append(*prog, instr{op: n.ew.op, args: args, label: n.opType.String()})
+		return len(*prog) - 1
 	}
 	for i := len(b.nodes) - 1; i >= 0; i-- {
 		root := b.nodes[i]
@@ -74,7 +120,7 @@ func (b *Builder) fuse(needed, isOutput []bool) {
 			continue
 		}
 		if root.reduce != nil && root.kernel != nil && !b.backend.noReduceFuse {
-			b.fuseReduce(root, fusible, uses, absorbed, needed)
+			b.fuseReduce(root, fusible, visitShared, absorbed, needed)
 			continue
 		}
 		if root.ew == nil {
@@ -94,7 +140,7 @@ func (b *Builder) fuse(needed, isOutput []bool) {
 			for k, in := range n.inputs {
 				if ok, shared := fusible(in, dims, n.ew.strides[k]); ok {
 					if shared {
-						args = append(args, visitShared(in.node, uses, &prog, &leaves, &leafStride))
+						args = append(args, visitShared(in.node, dims, &prog, &leaves, &leafStride))
 					} else {
 						args = append(args, visit(in.node))
 					}
@@ -147,35 +193,6 @@ func (b *Builder) fuse(needed, isOutput []bool) {
 	b.dropUnused(needed, isOutput)
 }
 
-// cheapToRepeat reports whether recomputing elementwise node n in every tree
-// that reads it costs no more memory traffic than reading its materialised
-// output: it reads at most one operand element by element (the others are
-// broadcast through zero strides).
-func cheapToRepeat(n *node) bool {
-	full := 0
-	for k := range n.inputs {
-		if !slices.Contains(n.ew.strides[k], 0) {
-			full++
-		}
-	}
-	return full <= 1
-}
-
-// visitShared appends to a tree's program the node n, which other nodes also
-// read: its operands become leaves read through n's strides, and n itself
-// stays as it is. The operands gain a use, so no later group absorbs them.
-func visitShared(n *node, uses []int, prog *[]instr, leaves *[]*value, leafStride *[][]int) int {
-	args := make([]int, len(n.inputs))
-	for k, in := range n.inputs {
-		uses[in.id]++
-		*leaves = append(*leaves, in)
-		*leafStride = append(*leafStride, n.ew.strides[k])
-		args[k] = -len(*leaves)
-	}
-	*prog = append(*prog, instr{op: n.ew.op, args: args, label: n.opType.String()})
-	return len(*prog) - 1
-}
-
 // dropUnused clears needed for nodes no needed node or output reads any more
 // (broadcasts every reader of which now reads through strides).
 func (b *Builder) dropUnused(needed, isOutput []bool) {
@@ -211,7 +228,8 @@ func (b *Builder) dropUnused(needed, isOutput []bool) {
 // evaluate the tree chunk by chunk and reduce each chunk while it is in cache,
 // so the operand never reaches memory (batch norm's Σ(x−μ)², and the Σ dy·x̂
 // of its gradient).
-func (b *Builder) fuseReduce(root *node, fusible func(in *value, dims, strides []int) (bool, bool), uses []int, absorbed, needed []bool) {
+func (b *Builder) fuseReduce(root *node, fusible func(in *value, dims, strides []int) (bool, bool),
+	visitShared func(n *node, dims []int, prog *[]instr, leaves *[]*value, leafStride *[][]int) int, absorbed, needed []bool) {
 	in := root.inputs[0]
 	dims := in.shape.Dimensions
 	if ok, shared := fusible(in, dims, identityStrides(dims)); !ok || shared {
@@ -230,7 +248,7 @@ func (b *Builder) fuseReduce(root *node, fusible func(in *value, dims, strides [
 		for k, in := range n.inputs {
 			if ok, shared := fusible(in, dims, n.ew.strides[k]); ok {
 				if shared {
-					args = append(args, visitShared(in.node, uses, &prog, &leaves, &leafStride))
+					args = append(args, visitShared(in.node, dims, &prog, &leaves, &leafStride))
 				} else {
 					args = append(args, visit(in.node))
 				}

@@ -50,8 +50,21 @@
 //   - Execute keeps all per-call state local: one Executable serves
 //     concurrent Execute calls (tested with 8 goroutines under -race).
 //
-// Convolutions whose operand layouts are not channels-last (GoMLX's
-// kernel-gradient convolutions swap the batch and channel axes) transpose
+// A reduction (ReduceSum) whose operand is such a tree evaluates it chunk by
+// chunk and reduces each chunk while it is in cache (batch norm's Σ(x−μ)²,
+// the Σ dy·x of its gradient, LARS's ‖w‖²), summing rows in the same order
+// as on a materialised operand, so the result is bit for bit the same. A
+// value that several groups read is recomputed by each of them instead of
+// materialised when that costs no extra memory traffic: a broadcast, or a few
+// ops reading one full-size operand (batch norm's x − μ, or its x·s + b
+// before a ReLU whose gradient reads it again).
+//
+// GoMLX's kernel-gradient convolution (the input with batch and channel axes
+// swapped, the output gradient as the "kernel") is recognised and run as
+// gemm.ConvKernelGrad on the untransposed operands: one product of the
+// transposed output gradient by input panels gathered per tap, split over
+// workers by columns (so the result does not depend on their number). Other
+// convolutions whose operand layouts are not channels-last transpose
 // operands into scratch buffers first (tiled, ~1.4 ns per element), costing
 // one memory pass against the convolution's 9·Cin multiply-adds per element.
 //

@@ -29,7 +29,10 @@
 // stride-1 convolutions with at least 32 input channels run as Winograd
 // F(2×2, 3×3) instead (winograd.go: 2.25× fewer multiply-adds), and
 // ConvEpilogue hands each block of finished output rows to a caller's
-// function while it is in cache.
+// function while it is in cache. ConvKernelGrad (convgrad.go) computes a
+// convolution's kernel gradient as one product of the transposed output
+// gradient (packed per K block) by im2col panels gathered from the input
+// 16 channels at a time, with the reduction over pixels in deep K blocks.
 //
 // The same generator emits AVX2 elementwise kernels (VecBinary: add, sub,
 // mul, div, NaN-propagating max/min; VecSign) that backend/fast uses for its

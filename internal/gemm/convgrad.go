@@ -61,8 +61,21 @@ func (e *Engine) ConvKernelGrad(p ConvParams, input, outGrad, kgrad []float32) e
 	// 16-column panels in turn, each reducing over all pixels in the same order,
 	// so the result does not depend on the number of workers or on who ran what.
 	acc := make([]float32, g.co*cols)
+	// The output gradient, transposed into 6-row panels per K block once for
+	// all workers: each k step of the micro-kernel then reads six contiguous
+	// floats instead of one cache line of a strided row.
+	nb := (pixels + KC - 1) / KC
+	kBlock := (pixels + nb - 1) / nb
+	mPanels := (g.co + MR - 1) / MR
+	packed := make([]float32, mPanels*MR*pixels)
+	parallel(e.workersFor(float64(len(packed))*64, nb), nb, 2*w, func(lo, hi int) {
+		for b := lo; b < hi; b++ {
+			pc := b * kBlock
+			packGradA(packed[pc*mPanels*MR:], outGrad, g.co, pc, min(kBlock, pixels-pc))
+		}
+	})
 	parallel(w, nPanels, 4*w, func(lo, hi int) {
-		e.kgRange(&g, input, outGrad, acc, lo*NR, min(hi*NR, cols))
+		e.kgRange(&g, input, packed, acc, kBlock, lo*NR, min(hi*NR, cols))
 	})
 	// kgrad[c, co] = acc[co, c]: transposed in blocks that stay in cache.
 	const tb = 32
@@ -89,16 +102,13 @@ type kgGeometry struct {
 
 // kgRange computes columns [j0, j1) (a whole number of 16-column panels, or
 // up to the end) of acc (Co × KH·KW·Ci), reducing over every output pixel.
-func (e *Engine) kgRange(g *kgGeometry, input, outGrad, acc []float32, j0, j1 int) {
+func (e *Engine) kgRange(g *kgGeometry, input, packed, acc []float32, kBlock, j0, j1 int) {
 	s := e.getScratch()
 	defer e.putScratch(s)
 	cols := g.kh * g.kw * g.ci
 	lo, hi := 0, g.n*g.oh*g.ow
-	nb := (hi - lo + KC - 1) / KC
-	kBlock := (hi - lo + nb - 1) / nb
 	s.bPack = grow(s.bPack, kBlock*NR)
 	mPanels := (g.co + MR - 1) / MR
-	s.aPack = grow(s.aPack, mPanels*kBlock*MR)
 	// Per pixel of the block: its input row and column origin and its image's offset.
 	pos := make([]int32, 3*kBlock)
 	for pc := lo; pc < hi; pc += kBlock {
@@ -116,10 +126,7 @@ func (e *Engine) kgRange(g *kgGeometry, input, outGrad, acc []float32, j0, j1 in
 		if pc == lo {
 			beta = 0
 		}
-		// The block of the output gradient, transposed into 6-row panels once and
-		// read by every column panel: each k step of the micro-kernel then reads
-		// six contiguous floats instead of one cache line of a strided row.
-		packGradA(s.aPack, outGrad, g.co, pc, kc)
+		aBlock := packed[pc*mPanels*MR:]
 		for jp := j0; jp < j1; jp += NR {
 			nw := min(NR, cols-jp)
 			g.gatherPanel(s.bPack, input, pos[:3*kc], jp, nw)
@@ -127,7 +134,7 @@ func (e *Engine) kgRange(g *kgGeometry, input, outGrad, acc []float32, j0, j1 in
 			for ir := 0; ir < g.co; ir += MR {
 				mh := min(MR, g.co-ir)
 				cOff := ir*cols + jp
-				ap := &s.aPack[(ir/MR)*kc*MR]
+				ap := &aBlock[(ir/MR)*kc*MR]
 				if mh == MR && nw == NR {
 					e.kernel(kc, ap, 1, MR, bp, &acc[cOff], cols, 1, beta)
 					continue

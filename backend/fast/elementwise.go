@@ -509,8 +509,12 @@ func (r *reducePlan) kernel() kernelFn {
 		if err != nil {
 			return nil, err
 		}
+		inner := r.plan.dims[len(r.plan.dims)-1]
+		blockRows := reduceBlockRows(inner)
 		r.plan.reduceParallel(b.engine, r.isMax, r.init(), dst, len(x), func(part []float32, r0, r1 int) {
-			r.plan.reduce(b.engine, r.isMax, part, x, 0, r0, r1)
+			for rb := r0; rb < r1; rb += blockRows {
+				r.plan.reduce(b.engine, r.isMax, part, x, 0, rb, min(rb+blockRows, r1))
+			}
 		})
 		return buf, nil
 	}
@@ -553,6 +557,30 @@ func (p *stridedPlan) reduceParallel(e *gemm.Engine, isMax bool, init float32, d
 	}
 }
 
+// reduceGroup rows are added with one vector call when a reduction's rows
+// (of at most maxGroupedInner floats) all add into one output row.
+const (
+	reduceGroup     = 8
+	maxGroupedInner = 512
+)
+
+// reduceBlockRows is how many rows of the operand a reduction takes at a time
+// (a fused operand is evaluated into a buffer of that many rows); the
+// materialised and the fused forms use the same blocks, so they sum in the
+// same order.
+func reduceBlockRows(inner int) int { return max(1, 4*fusionChunk/inner) }
+
+// oneOutputRow reports whether every row of a reduction adds into output
+// offset 0 (all axes but the innermost reduced).
+func (p *stridedPlan) oneOutputRow() bool {
+	for _, st := range p.strides[0][:len(p.dims)-1] {
+		if st != 0 {
+			return false
+		}
+	}
+	return true
+}
+
 // reduce accumulates rows [r0, r1) of the operand (iterated in row-major order
 // over the plan's dims, which are the operand's) into dst at the plan's output
 // strides; x holds the operand from row xRow0 on.
@@ -560,6 +588,37 @@ func (p *stridedPlan) reduce(e *gemm.Engine, isMax bool, dst, x []float32, xRow0
 	r := len(p.dims)
 	inner := p.dims[r-1]
 	innerStride := p.strides[0][r-1]
+	if !isMax && innerStride == 1 && inner <= maxGroupedInner && r1-r0 >= reduceGroup && p.oneOutputRow() {
+		// Every row adds into the same output row (batch norm's sums over
+		// N·H·W of C channels): add groups of reduceGroup rows into as many
+		// partial rows with one vector call each, then the partial rows in
+		// order, then the rows left over.
+		acc := make([]float32, reduceGroup*inner)
+		g := (r1 - r0) / reduceGroup * reduceGroup
+		for row := r0; row < r0+g; row += reduceGroup {
+			src := x[(row-xRow0)*inner : (row-xRow0+reduceGroup)*inner]
+			if !e.VecBinary(gemm.VecAdd, acc, acc, src) {
+				for j, v := range src {
+					acc[j] += v
+				}
+			}
+		}
+		d := dst[:inner]
+		for j := range d {
+			s := acc[j]
+			for k := 1; k < reduceGroup; k++ {
+				s += acc[k*inner+j]
+			}
+			d[j] += s
+		}
+		for row := r0 + g; row < r1; row++ {
+			src := x[(row-xRow0)*inner : (row-xRow0+1)*inner]
+			for j, v := range src {
+				d[j] += v
+			}
+		}
+		return
+	}
 	idx := make([]int, r-1)
 	off := 0
 	rest := r0

@@ -280,7 +280,7 @@ func (b *Builder) fuseReduce(root *node, fusible func(in *value, dims, strides [
 // the materialised operand.
 func (p *fusedPlan) reduceKernel(r *reducePlan) kernelFn {
 	inner := r.plan.dims[len(r.plan.dims)-1]
-	blockRows := max(1, 4*fusionChunk/inner)
+	blockRows := reduceBlockRows(inner)
 	return func(b *Backend, in []backends.Buffer) (backends.Buffer, error) {
 		srcs, err := float32Inputs(b, in, "fused reduce input")
 		if err != nil {

@@ -44,6 +44,7 @@ func main() {
 	ref := flag.String("ref", "../shared/reference/ref_swav.py", "the reference training loop")
 	python := flag.String("python", "/usr/bin/python3", "Python interpreter with torch")
 	bin := flag.String("swav-embed", "", "swav-embed binary (default: built from ./cmd/swav-embed)")
+	baseline := flag.String("baseline", "", "another swav-embed binary (e.g. built from an earlier commit) to interleave as a third participant")
 	backend := flag.String("backend", "", "GOMLX_BACKEND for swav-embed (default: its default, swav)")
 	torch := flag.Bool("torch", true, "run the PyTorch reference too")
 	write := flag.String("write", "", "also write the result table into this markdown file, between <!-- pretrain-vs-pytorch --> markers")
@@ -54,7 +55,7 @@ func main() {
 	}
 	if err == nil {
 		err = run(config{steps: *steps, warmup: *warmup, threads: threads, rounds: *rounds, sizeCrops: *sizeCrops,
-			idx: *idx, ref: *ref, python: *python, bin: *bin, backend: *backend, torch: *torch, write: *write})
+			idx: *idx, ref: *ref, python: *python, bin: *bin, baseline: *baseline, backend: *backend, torch: *torch, write: *write})
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "error:", err)
@@ -67,6 +68,7 @@ type config struct {
 	threads               []int
 	sizeCrops             string
 	idx, ref, python, bin string
+	baseline              string
 	backend, write        string
 	torch                 bool
 }
@@ -95,24 +97,32 @@ func run(c config) error {
 	fmt.Println(header)
 	fmt.Println("load before:", loadavg())
 	goTimes := make(map[int][]float64)
+	baseTimes := make(map[int][]float64)
 	refTimes := make(map[int][]float64)
 	for r := range c.rounds {
 		for _, t := range c.threads {
 			// Alternate which side runs first, so a drift in machine load hits both.
-			order := []string{"go", "ref"}
+			order := []string{"go", "base", "ref"}
 			if r%2 == 1 {
-				order = []string{"ref", "go"}
+				order = []string{"ref", "base", "go"}
 			}
 			for _, who := range order {
 				switch {
 				case who == "go":
-					s, err := runGo(c, dir, t)
+					s, err := runGo(c, c.bin, dir, t)
 					if err != nil {
 						return err
 					}
 					goTimes[t] = append(goTimes[t], s)
 					fmt.Printf("round %d, %d thread(s): swav-embed %.3f s/step (load %s)\n", r+1, t, s, loadavg())
-				case c.torch:
+				case who == "base" && c.baseline != "":
+					s, err := runGo(c, c.baseline, dir, t)
+					if err != nil {
+						return err
+					}
+					baseTimes[t] = append(baseTimes[t], s)
+					fmt.Printf("round %d, %d thread(s): baseline %.3f s/step (load %s)\n", r+1, t, s, loadavg())
+				case who == "ref" && c.torch:
 					s, err := runRef(c, dir, t)
 					if err != nil {
 						return err
@@ -137,6 +147,12 @@ func run(c config) error {
 		}
 		fmt.Fprintln(&sb, row)
 	}
+	for _, t := range c.threads {
+		if b := baseTimes[t]; len(b) > 0 {
+			fmt.Fprintf(&sb, "\nbaseline %s at %d thread(s): %.3f s/step (runs %s); swav-embed is %.2f× its speed\n",
+				c.baseline, t, median(b), list(b), median(b)/median(goTimes[t]))
+		}
+	}
 	fmt.Print(sb.String())
 	fmt.Println("load after:", loadavg())
 	if c.write != "" {
@@ -147,7 +163,7 @@ func run(c config) error {
 
 // runGo trains c.steps steps with swav-embed at t threads and returns the mean
 // seconds per step after the warm-up.
-func runGo(c config, dir string, t int) (float64, error) {
+func runGo(c config, bin, dir string, t int) (float64, error) {
 	out := filepath.Join(dir, "go.swav")
 	metrics := out + ".metrics.jsonl"
 	args := []string{"pretrain", "--idx", c.idx, "--out", out, "--arch", "small", "--epochs", "5",
@@ -155,7 +171,7 @@ func runGo(c config, dir string, t int) (float64, error) {
 		"--freeze-prototypes-niters", "313", "--size-crops", c.sizeCrops, "--queue-length", "512",
 		"--epoch-queue-starts", "0", "--seed", "31", "--checkpoint-every", "1000000",
 		"--max-steps", strconv.Itoa(c.steps), "--metrics", metrics, "--plot", "-"}
-	cmd := exec.Command(c.bin, args...)
+	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), fmt.Sprintf("GOMAXPROCS=%d", t))
 	if c.backend != "" {
 		cmd.Env = append(cmd.Env, "GOMLX_BACKEND="+c.backend)

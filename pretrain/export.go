@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/swav-go/swav/checkpoint"
+	"github.com/swav-go/swav/internal/userfile"
 	"github.com/swav-go/swav/model"
 )
 
@@ -83,7 +84,7 @@ func CheckExportTarget(f *checkpoint.File, name, out string) error {
 	case fi.IsDir():
 		return fmt.Errorf("export to %s: it is a directory: give a file name, e.g. %s", out, filepath.Join(out, "model.swav"))
 	case !fi.Mode().IsRegular():
-		return fmt.Errorf("export to %s: it is not a regular file (%s)", out, describeMode(fi.Mode()))
+		return fmt.Errorf("export to %s: it is not a regular file (%s)", out, userfile.Describe(fi.Mode()))
 	}
 	kind, training := f.Header.Kind, f.Header.Training
 	if src, err := os.Stat(name); err != nil || !os.SameFile(src, fi) {

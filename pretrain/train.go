@@ -22,6 +22,7 @@ import (
 	"github.com/swav-go/swav/backend"
 	"github.com/swav-go/swav/checkpoint"
 	"github.com/swav-go/swav/dataset"
+	"github.com/swav-go/swav/internal/userfile"
 	"github.com/swav-go/swav/model"
 	"github.com/swav-go/swav/optim"
 	"github.com/swav-go/swav/swavloss"
@@ -485,7 +486,7 @@ func checkOutput(what, path string, writeInPlace bool) error {
 	case err == nil && fi.IsDir():
 		return fmt.Errorf("pretrain: %s path %s is a directory: give a file name, e.g. %s", what, path, filepath.Join(path, "model.swav"))
 	case err == nil && !fi.Mode().IsRegular():
-		return fmt.Errorf("pretrain: %s path %s is not a regular file (%s)", what, path, describeMode(fi.Mode()))
+		return fmt.Errorf("pretrain: %s path %s is not a regular file (%s)", what, path, userfile.Describe(fi.Mode()))
 	case err != nil && !errors.Is(err, fs.ErrNotExist):
 		return fmt.Errorf("pretrain: %s path %s cannot be written: %w", what, path, err)
 	}
@@ -516,19 +517,6 @@ func checkOutput(what, path string, writeInPlace bool) error {
 		f.Close()
 	}
 	return nil
-}
-
-// describeMode names the kind of a file that is not regular.
-func describeMode(m fs.FileMode) string {
-	switch {
-	case m&fs.ModeNamedPipe != 0:
-		return "a named pipe (FIFO)"
-	case m&fs.ModeSocket != 0:
-		return "a socket"
-	case m&fs.ModeDevice != 0:
-		return "a device"
-	}
-	return "mode " + m.String()
 }
 
 // tempPattern is the os.CreateTemp pattern of the temporary files written next to

@@ -12,7 +12,7 @@
 // The semantics are those of the reference implementation (facebookresearch/swav,
 // main_swav.py: distributed_sinkhorn and the loss block of train()) for a world size
 // of 1. The package is checked against golden values produced by that reference
-// (see ../shared/golden/README.md).
+// (see testdata/README.md).
 //
 // Files:
 //   - sinkhorn.go: [Sinkhorn], the codes Q.

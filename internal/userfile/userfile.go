@@ -69,7 +69,7 @@ func Open(path string, max int64) (*File, error) {
 
 func check(path string, fi fs.FileInfo, max int64) error {
 	if !fi.Mode().IsRegular() {
-		return fmt.Errorf("%s: %w (%s)", path, ErrNotRegular, describe(fi.Mode()))
+		return fmt.Errorf("%s: %w (%s)", path, ErrNotRegular, Describe(fi.Mode()))
 	}
 	if max > 0 && fi.Size() > max {
 		return fmt.Errorf("%s: %w: %d bytes, the limit is %d", path, ErrTooLarge, fi.Size(), max)
@@ -77,7 +77,9 @@ func check(path string, fi fs.FileInfo, max int64) error {
 	return nil
 }
 
-func describe(m fs.FileMode) string {
+// Describe names the kind of file a mode denotes ("a directory", "a named pipe (FIFO)",
+// "a character device", ...), for errors about files that are not regular.
+func Describe(m fs.FileMode) string {
 	switch {
 	case m.IsDir():
 		return "a directory"

@@ -42,7 +42,7 @@ func conv2d(ctx *context.Context, x *Node, out, k, stride, pad int) *Node {
 func linear(ctx *context.Context, x *Node, out int, bias bool) *Node {
 	in := x.Shape().Dimensions[x.Rank()-1]
 	w := linearKernel(ctx, in, out, x.DType()).ValueGraph(x.Graph())
-	y := Dot(x, w)
+	y := matmul(x, w)
 	if bias {
 		bound := 1 / math.Sqrt(float64(in))
 		b := ctx.WithInitializer(initializers.RandomUniformFn(ctx, -bound, bound)).
@@ -50,6 +50,23 @@ func linear(ctx *context.Context, x *Node, out int, bias bool) *Node {
 		y = Add(y, ExpandLeftToRank(b, y.Rank()))
 	}
 	return y
+}
+
+// matmul returns x·w for x [n, in] and w [in, out], computed as a 1×1 convolution of
+// x viewed as [n, 1, 1, in]. The values are those of Dot; the point is the gradient:
+// GoMLX v0.26.0 differentiates Dot and DotGeneral by broadcasting both operands to
+// [n, in, out], multiplying and reducing (for the SwAV head, 25 M elements per
+// product and operand), while a convolution's gradients are convolutions, which
+// backends run as matrix products.
+func matmul(x, w *Node) *Node {
+	n, in := x.Shape().Dimensions[0], x.Shape().Dimensions[1]
+	out := w.Shape().Dimensions[1]
+	y := Convolve(Reshape(x, n, 1, 1, in), Reshape(w, 1, 1, in, out)).
+		StridePerAxis(1, 1).
+		DilationPerAxis(1, 1).
+		PaddingPerDim([][2]int{{0, 0}, {0, 0}}).
+		Done()
+	return Reshape(y, n, out)
 }
 
 // linearKernel is a linear layer's weight [in, out], initialised U(−1/√in, 1/√in).

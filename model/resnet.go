@@ -135,5 +135,5 @@ func Scores(ctx *context.Context, cfg Config, z *Node) *Node {
 
 // ScoresWith returns z·C for embeddings z [B, D] and prototypes C [D, K].
 func ScoresWith(z, prototypes *Node) *Node {
-	return Dot(z, prototypes)
+	return matmul(z, prototypes)
 }

@@ -141,7 +141,8 @@ func (q *Queue) Scores(g *graph.Graph, prototypes *graph.Node) *QueueScores {
 	out := &QueueScores{Scores: make([]*graph.Node, q.numCrops)}
 	for i := range q.numCrops {
 		rows := graph.Reshape(graph.Slice(all, graph.AxisElem(i)), q.length, q.dim)
-		out.Scores[i] = graph.Dot(rows, graph.Transpose(c, 0, 1)) // L×K
+		// L×K = rows·Cᵀ, contracting D (a DotGeneral, which backends run as a GEMM).
+		out.Scores[i] = graph.DotGeneral(rows, []int{1}, nil, c, []int{1}, nil)
 	}
 	filled := q.filled.ValueGraph(g)
 	out.Use = graph.GreaterOrEqual(filled, graph.Scalar(g, filled.DType(), q.length))

@@ -556,3 +556,39 @@ func writeFile(t *testing.T, path, content string) {
 		t.Fatal(err)
 	}
 }
+
+// TestNewRunRefusesToReplaceCheckpoint: running the same command twice without
+// Resume must not destroy the first run's checkpoint; Overwrite opts in.
+func TestNewRunRefusesToReplaceCheckpoint(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "model.swav")
+	trainingFile(t, path, 2)
+	orig, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := tinyOptions(t, dir)
+	opts.Checkpoint = path
+	onStep, steps := countingSteps()
+	opts.OnStep = onStep
+	_, err = Run(gocontext.Background(), noiseSource{64}, opts)
+	mustContain(t, err, path, "already exists", "--resume", "--overwrite")
+	if steps() != 0 {
+		t.Errorf("%d steps ran before the refusal", steps())
+	}
+	if b, _ := os.ReadFile(path); !bytes.Equal(b, orig) {
+		t.Error("the existing checkpoint was modified")
+	}
+
+	opts.Overwrite = true
+	opts.MaxSteps = 1
+	if _, err := Run(gocontext.Background(), noiseSource{64}, opts); err != nil {
+		t.Fatalf("with Overwrite: %v", err)
+	}
+	if steps() != 1 {
+		t.Errorf("with Overwrite %d steps ran, want 1", steps())
+	}
+	if b, _ := os.ReadFile(path); bytes.Equal(b, orig) {
+		t.Error("with Overwrite the checkpoint was not replaced")
+	}
+}

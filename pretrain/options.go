@@ -88,6 +88,10 @@ type Options struct {
 	CheckpointEvery int
 	// Resume continues from Checkpoint when it exists.
 	Resume bool
+	// Overwrite lets a new run (Resume false) replace a file already at Checkpoint at
+	// its first save. Without it such a run is refused before any training, so running
+	// the same command twice cannot silently destroy a trained model.
+	Overwrite bool
 	// MaxSteps stops after this many steps in total (0: run all epochs).
 	MaxSteps int
 	// MetricsPath receives one JSON object per step (default Checkpoint + ".metrics.jsonl");

@@ -441,7 +441,8 @@ func hyperparameters(o Options) map[string]any {
 // written, naming the path and the reason: a path that is a directory or a special
 // file, a parent directory that is missing or not writable (probed by creating and
 // removing a temporary file of checkpoint.Save's pattern), an existing metrics or plot
-// file that cannot be opened for writing, or two outputs on the same path.
+// file that cannot be opened for writing, two outputs on the same path, or an existing
+// checkpoint that a new run (neither Resume nor Overwrite) would replace.
 func checkOutputs(o Options) error {
 	type output struct{ what, path string }
 	outs := []output{{"checkpoint", o.Checkpoint}}
@@ -462,6 +463,12 @@ func checkOutputs(o Options) error {
 		}
 		if err := checkOutput(out.what, out.path, out.what != "checkpoint"); err != nil {
 			return err
+		}
+	}
+	if !o.Resume && !o.Overwrite && o.Checkpoint != "" {
+		if _, err := os.Stat(o.Checkpoint); err == nil {
+			return fmt.Errorf("pretrain: checkpoint %s already exists: resume it (--resume, Options.Resume), "+
+				"or start a new run that replaces it (--overwrite, Options.Overwrite), or give another path", o.Checkpoint)
 		}
 	}
 	return nil

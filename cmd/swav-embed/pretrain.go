@@ -35,7 +35,7 @@ type pretrainFlags struct {
 	workers                           int
 	onError                           string
 	checkpointEvery, maxSteps         int
-	resume                            bool
+	resume, overwrite                 bool
 	metrics, plot                     string
 }
 
@@ -87,6 +87,7 @@ continues a stopped run exactly.`,
 	fl.IntVar(&f.checkpointEvery, "checkpoint-every", 0, "steps between checkpoints (default one epoch)")
 	fl.IntVar(&f.maxSteps, "max-steps", 0, "stop after this many steps in total (0: all epochs)")
 	fl.BoolVar(&f.resume, "resume", false, "continue from --out if it exists")
+	fl.BoolVar(&f.overwrite, "overwrite", false, "start a new run even if --out exists, replacing it at the first save")
 	fl.StringVar(&f.metrics, "metrics", "", "metrics file, JSON Lines (default OUT.metrics.jsonl; - for none)")
 	fl.StringVar(&f.plot, "plot", "", "loss curve PNG written at the end (default OUT.loss.png; - for none)")
 	return cmd
@@ -129,7 +130,7 @@ func runPretrain(cmd *cobra.Command, f pretrainFlags) error {
 		WarmupEpochs: warmupOption(f.warmupEpochs), WeightDecay: f.wd, Momentum: f.momentum, NoLARS: f.noLARS, TrustCoefficient: f.trust,
 		FreezePrototypesIters: f.freezeIters, QueueLength: f.queueLength, EpochQueueStarts: f.epochQueueStarts,
 		Seed: f.seed, Workers: f.workers, SkipCorrupt: onErr == dataset.Skip,
-		Checkpoint: f.out, CheckpointEvery: f.checkpointEvery, Resume: f.resume, MaxSteps: f.maxSteps,
+		Checkpoint: f.out, CheckpointEvery: f.checkpointEvery, Resume: f.resume, Overwrite: f.overwrite, MaxSteps: f.maxSteps,
 		MetricsPath: f.metrics, PlotPath: f.plot, Backend: be, Log: os.Stderr, DatasetName: name,
 	}
 	if opts.Model, err = architecture(f.arch, src); err != nil {

@@ -191,20 +191,19 @@ func (g *kgGeometry) gatherPanel(panel, input []float32, pos []int32, j0, nw int
 // row-major) as A = its transpose in zero-padded panels of MR rows:
 // dst[panel][p][0:MR] = outGrad[(p0+p)·co + panel·MR + 0:MR].
 func packGradA(dst, outGrad []float32, co, p0, kc int) {
-	for ip := 0; ip < co; ip += MR {
-		h := min(MR, co-ip)
-		panel := dst[(ip/MR)*kc*MR : (ip/MR+1)*kc*MR]
-		if h == MR {
-			for p := range kc {
-				src := outGrad[(p0+p)*co+ip : (p0+p)*co+ip+MR]
-				d := panel[p*MR : p*MR+MR]
-				d[0], d[1], d[2], d[3], d[4], d[5] = src[0], src[1], src[2], src[3], src[4], src[5]
-			}
-			continue
+	full := co / MR
+	for p := range kc {
+		src := outGrad[(p0+p)*co : (p0+p+1)*co]
+		// Row p of the block goes to row p of every panel: the source is read
+		// once, sequentially.
+		for ip := range full {
+			d := dst[ip*kc*MR+p*MR : ip*kc*MR+p*MR+MR]
+			sv := src[ip*MR : ip*MR+MR]
+			d[0], d[1], d[2], d[3], d[4], d[5] = sv[0], sv[1], sv[2], sv[3], sv[4], sv[5]
 		}
-		for p := range kc {
-			d := panel[p*MR : p*MR+MR]
-			copy(d, outGrad[(p0+p)*co+ip:(p0+p)*co+ip+h])
+		if h := co - full*MR; h > 0 {
+			d := dst[full*kc*MR+p*MR : full*kc*MR+p*MR+MR]
+			copy(d, src[full*MR:])
 			clear(d[h:])
 		}
 	}

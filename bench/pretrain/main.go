@@ -166,6 +166,11 @@ func run(c config) error {
 func runGo(c config, bin, dir string, t int) (float64, error) {
 	out := filepath.Join(dir, "go.swav")
 	metrics := out + ".metrics.jsonl"
+	// Each run is a new training: remove the previous run's checkpoint, which
+	// swav-embed pretrain refuses to replace.
+	if err := os.Remove(out); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return 0, err
+	}
 	args := []string{"pretrain", "--idx", c.idx, "--out", out, "--arch", "small", "--epochs", "5",
 		"--batch-size", strconv.Itoa(batchSize), "--base-lr", "4.8", "--warmup-epochs", "0.5",
 		"--freeze-prototypes-niters", "313", "--size-crops", c.sizeCrops, "--queue-length", "512",

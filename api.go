@@ -1,8 +1,13 @@
 // Package swav is the small facade a Go program imports to use SwAV image embeddings
 // (Caron et al. 2020, "Unsupervised Learning of Visual Features by Contrasting Cluster
 // Assignments"): load a model (a checkpoint file, or the embedded default model), embed
-// images or files, compare embeddings, find nearest neighbours, train a linear probe on
-// a few labels, and pretrain a model on your own unlabelled images.
+// images or files, compare embeddings, find nearest neighbours, and train a linear probe
+// on a few labels.
+//
+// The facade is embed-only and stays light: it pulls in no plotting, progress-bar or
+// network packages (a test checks its dependencies). To pretrain a model on your own
+// unlabelled images, import package pretrain (pretrain.Run) or use the swav-embed
+// command.
 //
 // Everything runs in pure Go (no cgo, no Python). The compute backend is swav-go's
 // pure-Go default unless the GOMLX_BACKEND environment variable names another.
@@ -21,10 +26,8 @@ import (
 	"sort"
 
 	"github.com/swav-go/swav/backend"
-	"github.com/swav-go/swav/dataset"
 	"github.com/swav-go/swav/infer"
 	"github.com/swav-go/swav/linearprobe"
-	"github.com/swav-go/swav/pretrain"
 )
 
 //go:embed models/default.swav
@@ -112,10 +115,4 @@ func TrainProbe(ctx gocontext.Context, train linearprobe.Dataset, opts linearpro
 		return nil, err
 	}
 	return linearprobe.TrainLinear(ctx, be, train, opts)
-}
-
-// Pretrain runs SwAV pretraining on src (see package pretrain for the options; unset
-// options take the reference's defaults). Options.Checkpoint is required.
-func Pretrain(ctx gocontext.Context, src dataset.Source, opts pretrain.Options) (*pretrain.Result, error) {
-	return pretrain.Run(ctx, src, opts)
 }

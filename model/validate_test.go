@@ -192,7 +192,7 @@ func TestValidateBounds(t *testing.T) {
 		{"in_channels 5", func(c *Config) { c.InChannels = 5 }, "model.in_channels", "above the limit 4"},
 		{"hidden_dim", func(c *Config) { c.HiddenDim = 1 << 40 }, "model.hidden_dim", "above the limit 65536"},
 		{"negative hidden_dim", func(c *Config) { c.HiddenDim = -1 }, "model.hidden_dim", "below the minimum 0"},
-		{"out_dim", func(c *Config) { c.OutDim, c.Prototypes = 1 << 40, 1 << 40 }, "model.out_dim", "1099511627776 is above the limit 65536"},
+		{"out_dim", func(c *Config) { c.OutDim, c.Prototypes = 1<<40, 1<<40 }, "model.out_dim", "1099511627776 is above the limit 65536"},
 		{"prototypes", func(c *Config) { c.Prototypes = 1 << 40 }, "model.prototypes", "above the limit 65536"},
 		{"hidden without out", func(c *Config) { c.OutDim, c.Prototypes = 0, 0 }, "model.hidden_dim", "needs model.out_dim"},
 		{"momentum NaN", func(c *Config) { c.BNMomentum = math.NaN() }, "model.bn_momentum", "NaN must be in (0, 1]"},

@@ -1,5 +1,6 @@
 // Package embedio writes embedding outputs (one vector per input image) as
-// they are produced, in one of three formats: NumPy .npy, JSON Lines and CSV.
+// they are produced, in one of three formats: NumPy .npy, JSON Lines and CSV,
+// and reads them back with [Read].
 //
 // # Crash safety
 //
@@ -64,4 +65,14 @@
 // is one image: its path, quoted by encoding/csv when needed, and its D
 // values formatted as for JSON Lines (non-finite values are written as NaN,
 // +Inf and -Inf, which strconv.ParseFloat and Python's float accept).
+//
+// # Reading
+//
+// [Read] reads any of the three formats, and also .npy files written by numpy
+// itself (format 1.0 to 3.0, float32 or float64, C or Fortran order). It is
+// strict: files are opened through internal/userfile (regular files only,
+// size-capped before reading), the .npy header is parsed as the exact dict
+// numpy writes, the data must fill the file exactly, the sidecar must hold
+// one non-empty path per row, and a NaN or infinite value is refused naming
+// its row. Its errors name the file and wrap [ErrMalformed].
 package embedio

@@ -2,7 +2,6 @@ package neighbors
 
 import (
 	"context"
-	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -44,40 +43,6 @@ func FuzzLoad(f *testing.F) {
 		for i := range 3 {
 			if _, err := back.Search(s.Row(i), 4); err != nil {
 				t.Fatalf("loaded index fails to search: %v", err)
-			}
-		}
-	})
-}
-
-// FuzzRead: any bytes as an embeddings file (.jsonl, .csv, or .npy with a fixed
-// sidecar) either read as unit rows of one dimension or fail with an error.
-func FuzzRead(f *testing.F) {
-	f.Add(uint8(0), []byte(`{"path":"a","embedding":[1,2]}`+"\n"))
-	f.Add(uint8(1), []byte("path,v0,v1\na,1,2\nb,0,3\n"))
-	f.Add(uint8(2), append([]byte("\x93NUMPY\x01\x00\x76\x00{'descr': '<f4', 'fortran_order': False, 'shape': (1, 1), }"+string(make([]byte, 60))+"\n"), 0, 0, 128, 63))
-	f.Fuzz(func(t *testing.T, kind uint8, data []byte) {
-		dir := t.TempDir()
-		p := filepath.Join(dir, "e."+[]string{"jsonl", "csv", "npy"}[kind%3])
-		if err := os.WriteFile(p, data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p+".paths.txt", []byte("a\n"), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		s, err := Read(p)
-		if err != nil {
-			return
-		}
-		if s.Dim <= 0 || len(s.Vectors) != s.Len()*s.Dim {
-			t.Fatalf("%d rows of %d, %d values", s.Len(), s.Dim, len(s.Vectors))
-		}
-		for i := range s.Len() {
-			var ss float64
-			for _, v := range s.Row(i) {
-				ss += float64(v) * float64(v)
-			}
-			if math.Abs(ss-1) > 1e-4 {
-				t.Fatalf("row %d has squared norm %v", i, ss)
 			}
 		}
 	})

@@ -416,8 +416,17 @@ func TestReadErrors(t *testing.T) {
 	short := filepath.Join(dir, "short.npy")
 	npyFile(t, short, "{'descr': '<f4', 'fortran_order': False, 'shape': (1000000, 128), }", make([]byte, 64))
 	write("short.npy.paths.txt", "a\n")
+	// Fortran order is read, transposed back to rows.
 	fortran := filepath.Join(dir, "fortran.npy")
-	npyFile(t, fortran, "{'descr': '<f4', 'fortran_order': True, 'shape': (1, 2), }", make([]byte, 8))
+	var f32 []byte
+	for _, v := range []float32{3, 0, 4, 2} { // (2, 2) column-major: rows (3, 4) and (0, 2)
+		f32 = binary.LittleEndian.AppendUint32(f32, math.Float32bits(v))
+	}
+	npyFile(t, fortran, "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 2), }", f32)
+	write("fortran.npy.paths.txt", "p\nq\n")
+	if s, err := Read(fortran); err != nil || s.Len() != 2 || fmt.Sprint(s.Vectors) != fmt.Sprint([]float32{0.6, 0.8, 0, 1}) {
+		t.Errorf("Fortran-order .npy: %v %+v, want rows (0.6, 0.8) and (0, 1)", err, s)
+	}
 	ints := filepath.Join(dir, "ints.npy")
 	npyFile(t, ints, "{'descr': '<i4', 'fortran_order': False, 'shape': (1, 2), }", make([]byte, 8))
 	three := filepath.Join(dir, "three.npy")
@@ -429,7 +438,6 @@ func TestReadErrors(t *testing.T) {
 	write("count.npy.paths.txt", "a\nb\n")
 	for _, tc := range []struct{ path, want string }{
 		{short, "needs 512000000 bytes"},
-		{fortran, "Fortran order"},
 		{ints, "<i4"},
 		{three, "shape [1 1 2]"},
 		{nosidecar, "nosidecar.npy.paths.txt"},

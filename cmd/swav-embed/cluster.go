@@ -25,21 +25,19 @@ import (
 // imageInputFlags select the images of cluster and map: globs (the arguments), a folder
 // tree with labels, or an IDX file with optional labels.
 type imageInputFlags struct {
-	model, idx, labels, classNames, onError string
-	folderLabels                            bool
-	limit, workers, batchSize               int
+	modelFlags
+	idx, labels, classNames string
+	folderLabels            bool
+	limit                   int
 }
 
 func (f *imageInputFlags) register(fl *pflag.FlagSet) {
-	fl.StringVar(&f.model, "model", "", "model checkpoint (default: the embedded Fashion-MNIST model)")
+	f.modelFlags.register(fl, modelFlagHelp{model: modelHelp, batchFlag: "batch-size"})
 	fl.StringVar(&f.idx, "idx", "", "images as an IDX file (e.g. t10k-images-idx3-ubyte.gz) instead of globs")
 	fl.StringVar(&f.labels, "labels", "", "IDX labels of --idx (default: its name with images-idx3 → labels-idx1, when that file exists)")
 	fl.StringVar(&f.classNames, "class-names", "", `class names for IDX labels: comma-separated, or "fashion-mnist"`)
 	fl.BoolVar(&f.folderLabels, "folder-labels", false, "label each file by its first sub-folder below the glob's base (one glob)")
 	fl.IntVar(&f.limit, "limit", 0, "use only the first N images (0: all)")
-	fl.StringVar(&f.onError, "on-error", "skip", "unreadable images: skip (report and go on) or fail")
-	fl.IntVar(&f.workers, "workers", 2, "goroutines decoding images")
-	fl.IntVar(&f.batchSize, "batch-size", 64, "images per forward pass")
 }
 
 // source opens the images the flags and arguments name.
@@ -268,8 +266,8 @@ func runCluster(cmd *cobra.Command, f clusterFlags, args []string) (err error) {
 	if err != nil {
 		return err
 	}
-	var onErr dataset.OnError
-	if err := onErr.UnmarshalText([]byte(f.in.onError)); err != nil {
+	onErr, err := f.in.onErrorPolicy()
+	if err != nil {
 		return err
 	}
 	var output infer.Output
@@ -294,11 +292,7 @@ func runCluster(cmd *cobra.Command, f clusterFlags, args []string) (err error) {
 	if err != nil {
 		return err
 	}
-	be, err := newBackend()
-	if err != nil {
-		return err
-	}
-	m, err := loadModel(f.in.model, infer.Options{Backend: be, Output: output, BatchSize: f.in.batchSize, Workers: f.in.workers})
+	m, err := f.in.load(output, false)
 	if err != nil {
 		return err
 	}

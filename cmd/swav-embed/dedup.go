@@ -13,15 +13,15 @@ import (
 	"github.com/swav-go/swav/dataset"
 	"github.com/swav-go/swav/dedup"
 	"github.com/swav-go/swav/imageio"
-	"github.com/swav-go/swav/infer"
 	"github.com/swav-go/swav/internal/contactsheet"
 	"github.com/swav-go/swav/neighbors"
 )
 
 type dedupFlags struct {
-	emb, index, model, output, out, sheets string
-	threshold                              float32
-	k                                      int
+	modelFlags
+	emb, index, out, sheets string
+	threshold               float32
+	k                       int
 }
 
 func newDedupCmd() *cobra.Command {
@@ -52,8 +52,10 @@ Another model needs its own threshold.`, neighbors.ExactThreshold, dedup.Default
 	fl := cmd.Flags()
 	fl.StringVar(&f.emb, "emb", "", "embeddings file (.npy, .jsonl or .csv, as written by embed)")
 	fl.StringVar(&f.index, "index", "", "HNSW index of --emb (default: EMB.hnsw when it exists)")
-	fl.StringVar(&f.model, "model", "", "model that embeds the GLOBs (default: the embedded Fashion-MNIST model)")
-	fl.StringVar(&f.output, "output", "features", "vectors to compare: features or projection")
+	f.register(fl, modelFlagHelp{
+		model:  "model that embeds the GLOBs (default: the embedded Fashion-MNIST model)",
+		output: "vectors to compare: features or projection",
+	})
 	fl.Float32Var(&f.threshold, "threshold", dedup.DefaultThreshold, "cosine similarity from which two images are duplicates (measured for the default model; see --help)")
 	fl.IntVar(&f.k, "k", dedup.DefaultK, "neighbours per image asked of an index (large sets only)")
 	fl.StringVar(&f.out, "out", "", "groups CSV (group,path,similarity); '-' for standard output")
@@ -119,15 +121,11 @@ func embedForDedup(cmd *cobra.Command, f dedupFlags, globs []string) (*neighbors
 	if err != nil {
 		return nil, err
 	}
-	output, err := infer.ParseOutput(f.output)
+	output, err := f.vectors()
 	if err != nil {
 		return nil, err
 	}
-	be, err := newBackend()
-	if err != nil {
-		return nil, err
-	}
-	m, err := loadModel(f.model, infer.Options{Backend: be, Output: output})
+	m, err := f.load(output, false)
 	if err != nil {
 		return nil, err
 	}

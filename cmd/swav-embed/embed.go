@@ -15,9 +15,9 @@ import (
 )
 
 type embedFlags struct {
-	model, out, format, onError, output string
-	workers, batch                      int
-	raw                                 bool
+	modelFlags
+	out, format string
+	raw         bool
 }
 
 func newEmbedCmd() *cobra.Command {
@@ -33,14 +33,10 @@ OUT.paths.txt listing the files in the same order.`,
 		RunE: func(cmd *cobra.Command, args []string) error { return runEmbed(cmd, f, args) },
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.model, "model", "", "model checkpoint (default: the embedded Fashion-MNIST model)")
+	f.register(fl, modelFlagHelp{model: modelHelp, output: "vectors: features (pooled backbone) or projection (head output)", batchFlag: "batch"})
 	fl.StringVar(&f.out, "out", "embeddings.npy", "output file: .npy (float32 N×D + OUT.paths.txt), .jsonl or .csv")
 	fl.StringVar(&f.format, "format", "", "output format npy, jsonl or csv (default: from --out's extension)")
-	fl.StringVar(&f.onError, "on-error", "skip", "unreadable images: skip (report and go on) or fail")
-	fl.StringVar(&f.output, "output", "features", "vectors: features (pooled backbone) or projection (head output)")
 	fl.BoolVar(&f.raw, "raw", false, "write vectors without L2 normalisation")
-	fl.IntVar(&f.workers, "workers", 2, "goroutines decoding images")
-	fl.IntVar(&f.batch, "batch", 64, "images per forward pass")
 	return cmd
 }
 
@@ -99,11 +95,11 @@ func loadModel(path string, opts infer.Options) (*swav.Model, error) {
 }
 
 func runEmbed(cmd *cobra.Command, f embedFlags, patterns []string) (err error) {
-	var onErr dataset.OnError
-	if err := onErr.UnmarshalText([]byte(f.onError)); err != nil {
+	onErr, err := f.onErrorPolicy()
+	if err != nil {
 		return err
 	}
-	output, err := infer.ParseOutput(f.output)
+	output, err := f.vectors()
 	if err != nil {
 		return err
 	}
@@ -115,11 +111,7 @@ func runEmbed(cmd *cobra.Command, f embedFlags, patterns []string) (err error) {
 	if err != nil {
 		return err
 	}
-	be, err := newBackend()
-	if err != nil {
-		return err
-	}
-	m, err := loadModel(f.model, infer.Options{Backend: be, Output: output, Raw: f.raw, BatchSize: f.batch, Workers: f.workers})
+	m, err := f.load(output, f.raw)
 	if err != nil {
 		return err
 	}

@@ -10,7 +10,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/swav-go/swav/cluster"
-	"github.com/swav-go/swav/dataset"
 	"github.com/swav-go/swav/embmap"
 	"github.com/swav-go/swav/infer"
 )
@@ -72,8 +71,8 @@ func runMap(cmd *cobra.Command, f mapFlags, args []string) (err error) {
 	if f.k < 1 {
 		return fmt.Errorf("--k is %d: it must be at least 1", f.k)
 	}
-	var onErr dataset.OnError
-	if err := onErr.UnmarshalText([]byte(f.in.onError)); err != nil {
+	onErr, err := f.in.onErrorPolicy()
+	if err != nil {
 		return err
 	}
 	output, err := infer.ParseOutput(f.output)
@@ -95,11 +94,7 @@ func runMap(cmd *cobra.Command, f mapFlags, args []string) (err error) {
 	if colour == "label" && !labelled {
 		return errors.New("--color label needs labels: --idx with its labels file, or --folder-labels")
 	}
-	be, err := newBackend()
-	if err != nil {
-		return err
-	}
-	m, err := loadModel(f.in.model, infer.Options{Backend: be, Output: output, BatchSize: f.in.batchSize, Workers: f.in.workers})
+	m, err := f.in.load(output, false)
 	if err != nil {
 		return err
 	}

@@ -15,13 +15,13 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/swav-go/swav/dataset"
-	"github.com/swav-go/swav/infer"
 	"github.com/swav-go/swav/linearprobe"
 )
 
 type predictFlags struct {
-	probe, model, out, format, onError, output string
-	topK, workers, batchSize                   int
+	modelFlags
+	probe, out, format string
+	topK               int
 }
 
 func newPredictCmd() *cobra.Command {
@@ -43,14 +43,14 @@ listed on standard error and left out (--on-error skip) or stop the run (fail).`
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.probe, "probe", "", "linear probe saved by 'swav-embed probe --save-probe' (required)")
-	fl.StringVar(&f.model, "model", "", "model checkpoint the probe was trained on (default: the embedded model)")
+	f.register(fl, modelFlagHelp{
+		model:     "model checkpoint the probe was trained on (default: the embedded model)",
+		output:    "the vectors the probe was trained on: features or projection",
+		batchFlag: "batch-size",
+	})
 	fl.StringVar(&f.out, "out", "", "output file: .csv or .jsonl (default: CSV on standard output; - too)")
 	fl.StringVar(&f.format, "format", "", "csv or jsonl (default: from --out's extension)")
 	fl.IntVar(&f.topK, "top-k", 3, "classes (with probabilities) per image")
-	fl.StringVar(&f.onError, "on-error", "skip", "unreadable images: skip (report and go on) or fail")
-	fl.StringVar(&f.output, "output", "features", "the vectors the probe was trained on: features or projection")
-	fl.IntVar(&f.workers, "workers", 2, "goroutines decoding images")
-	fl.IntVar(&f.batchSize, "batch-size", 64, "images per forward pass")
 	return cmd
 }
 
@@ -68,11 +68,11 @@ func runPredict(cmd *cobra.Command, f predictFlags, patterns []string) (err erro
 	if f.topK < 1 {
 		return fmt.Errorf("--top-k is %d: it must be at least 1", f.topK)
 	}
-	var onErr dataset.OnError
-	if err := onErr.UnmarshalText([]byte(f.onError)); err != nil {
+	onErr, err := f.onErrorPolicy()
+	if err != nil {
 		return err
 	}
-	output, err := infer.ParseOutput(f.output)
+	output, err := f.vectors()
 	if err != nil {
 		return err
 	}
@@ -97,11 +97,7 @@ func runPredict(cmd *cobra.Command, f predictFlags, patterns []string) (err erro
 	if err != nil {
 		return err
 	}
-	be, err := newBackend()
-	if err != nil {
-		return err
-	}
-	m, err := loadModel(f.model, infer.Options{Backend: be, Output: output, BatchSize: f.batchSize, Workers: f.workers})
+	m, err := f.load(output, false)
 	if err != nil {
 		return err
 	}

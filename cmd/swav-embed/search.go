@@ -13,14 +13,14 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/swav-go/swav/infer"
 	"github.com/swav-go/swav/neighbors"
 )
 
 type searchFlags struct {
-	emb, index, model, output, out string
-	paths                          []string
-	k, ef                          int
+	modelFlags
+	emb, index, out string
+	paths           []string
+	k, ef           int
 }
 
 func newSearchCmd() *cobra.Command {
@@ -41,8 +41,10 @@ on standard output, or CSV/JSON Lines rows (query, rank, path, similarity) with 
 	fl := cmd.Flags()
 	fl.StringVar(&f.emb, "emb", "", "embeddings file to search (.npy, .jsonl or .csv, as written by embed)")
 	fl.StringVar(&f.index, "index", "", "HNSW index of --emb (default: EMB.hnsw when it exists)")
-	fl.StringVar(&f.model, "model", "", "model that embeds QUERY_IMAGEs (default: the embedded Fashion-MNIST model)")
-	fl.StringVar(&f.output, "output", "features", "vectors the file holds: features or projection (as given to embed)")
+	f.register(fl, modelFlagHelp{
+		model:  "model that embeds QUERY_IMAGEs (default: the embedded Fashion-MNIST model)",
+		output: "vectors the file holds: features or projection (as given to embed)",
+	})
 	fl.StringSliceVar(&f.paths, "path", nil, "query by a path already in the file (repeatable)")
 	fl.IntVar(&f.k, "k", 10, "neighbours per query")
 	fl.IntVar(&f.ef, "ef", neighbors.DefaultEf, "HNSW search breadth (at least k is used); more is slower and closer to exact")
@@ -127,15 +129,11 @@ func runSearch(cmd *cobra.Command, f searchFlags, images []string) error {
 		if err != nil {
 			return err
 		}
-		output, err := infer.ParseOutput(f.output)
+		output, err := f.vectors()
 		if err != nil {
 			return err
 		}
-		be, err := newBackend()
-		if err != nil {
-			return err
-		}
-		m, err := loadModel(f.model, infer.Options{Backend: be, Output: output})
+		m, err := f.load(output, false)
 		if err != nil {
 			return err
 		}

@@ -72,10 +72,12 @@
 //
 // 2 vCPU AMD EPYC Zen 3 (shared), small ResNet (model.Small(1)) at batch 64,
 // `go run ./bench/backends -model small -batch 64` (bench/README.md has the
-// outputs), PyTorch 1.13 on one thread interleaved in the same command. With
-// both cores free: ~1110 images/s inference and ~225 per training step
-// (1.78× and 1.32× PyTorch's one thread, whose own speed varies 465–639
-// images/s between runs). On one core: ~676 and ~157 (1.09× and 0.92×).
+// outputs), PyTorch 1.13 at the same thread count interleaved in the same
+// command: on 2026-12-01 (load ~2 from other work) inference 1.30× / 1.23×
+// and a training step 0.92× / 1.05× PyTorch on one / two threads; SwAV
+// pretraining end to end (bench/pretrain) 1.07× / 1.06× the paper's loop.
+// Earlier quiet runs: ~1110 images/s inference and ~225 per training step
+// with both cores, ~676 and ~157 on one.
 // The "swavgo" delegate alone: 3 and 1. Inference went from 58 images/s
 // with only DotGeneral/ConvGeneral hot (simplego's broadcast iterator then
 // took 60 % of the time) to 306 with elementwise ops hot, 435 with

@@ -127,33 +127,8 @@ func (b *Builder) fuse(needed, isOutput []bool) {
 			continue
 		}
 		dims := root.outputs[0].shape.Dimensions
-		var (
-			prog       []instr
-			leaves     []*value
-			leafStride [][]int
-			members    []*node
-		)
-		var visit func(n *node) int
-		visit = func(n *node) int {
-			members = append(members, n)
-			var args []int
-			for k, in := range n.inputs {
-				if ok, shared := fusible(in, dims, n.ew.strides[k]); ok {
-					if shared {
-						args = append(args, visitShared(in.node, dims, &prog, &leaves, &leafStride))
-					} else {
-						args = append(args, visit(in.node))
-					}
-					continue
-				}
-				leaves = append(leaves, in)
-				leafStride = append(leafStride, n.ew.strides[k])
-				args = append(args, -len(leaves))
-			}
-			prog = append(prog, instr{op: n.ew.op, args: args, label: n.opType.String()})
-			return len(prog) - 1
-		}
-		visit(root)
+		t := gatherFused(root, dims, fusible, visitShared)
+		prog, leaves, leafStride, members := t.prog, t.leaves, t.leafStride, t.members
 		identity := identityStrides(dims)
 		convLeaf := -1
 		for l, in := range leaves {
@@ -224,6 +199,45 @@ func (b *Builder) dropUnused(needed, isOutput []bool) {
 	}
 }
 
+// fusedTree is an elementwise tree gathered for fusion: its program, the values it
+// reads (leaves, with the strides each is read through) and the nodes it absorbs.
+type fusedTree struct {
+	prog       []instr
+	leaves     []*value
+	leafStride [][]int
+	members    []*node
+}
+
+// gatherFused collects the fusible elementwise tree rooted at start, whose output
+// has dims: operands that fusible accepts are visited (shared cheap subtrees through
+// visitShared, which recomputes them), the others become leaves.
+func gatherFused(start *node, dims []int, fusible func(in *value, dims, strides []int) (bool, bool),
+	visitShared func(n *node, dims []int, prog *[]instr, leaves *[]*value, leafStride *[][]int) int) fusedTree {
+	var t fusedTree
+	var visit func(n *node) int
+	visit = func(n *node) int {
+		t.members = append(t.members, n)
+		var args []int
+		for k, in := range n.inputs {
+			if ok, shared := fusible(in, dims, n.ew.strides[k]); ok {
+				if shared {
+					args = append(args, visitShared(in.node, dims, &t.prog, &t.leaves, &t.leafStride))
+				} else {
+					args = append(args, visit(in.node))
+				}
+				continue
+			}
+			t.leaves = append(t.leaves, in)
+			t.leafStride = append(t.leafStride, n.ew.strides[k])
+			args = append(args, -len(t.leaves))
+		}
+		t.prog = append(t.prog, instr{op: n.ew.op, args: args, label: n.opType.String()})
+		return len(t.prog) - 1
+	}
+	visit(start)
+	return t
+}
+
 // fuseReduce makes a ReduceSum whose operand is a fusible elementwise tree
 // evaluate the tree chunk by chunk and reduce each chunk while it is in cache,
 // so the operand never reaches memory (batch norm's Σ(x−μ)², and the Σ dy·x̂
@@ -235,42 +249,16 @@ func (b *Builder) fuseReduce(root *node, fusible func(in *value, dims, strides [
 	if ok, shared := fusible(in, dims, identityStrides(dims)); !ok || shared {
 		return
 	}
-	var (
-		prog       []instr
-		leaves     []*value
-		leafStride [][]int
-		members    []*node
-	)
-	var visit func(n *node) int
-	visit = func(n *node) int {
-		members = append(members, n)
-		var args []int
-		for k, in := range n.inputs {
-			if ok, shared := fusible(in, dims, n.ew.strides[k]); ok {
-				if shared {
-					args = append(args, visitShared(in.node, dims, &prog, &leaves, &leafStride))
-				} else {
-					args = append(args, visit(in.node))
-				}
-				continue
-			}
-			leaves = append(leaves, in)
-			leafStride = append(leafStride, n.ew.strides[k])
-			args = append(args, -len(leaves))
-		}
-		prog = append(prog, instr{op: n.ew.op, args: args, label: n.opType.String()})
-		return len(prog) - 1
-	}
-	visit(in.node)
-	plan := newFusedPlan(dims, prog, leafStride)
+	t := gatherFused(in.node, dims, fusible, visitShared)
+	plan := newFusedPlan(dims, t.prog, t.leafStride)
 	if plan == nil {
 		return
 	}
-	for _, m := range members {
+	for _, m := range t.members {
 		absorbed[m.id] = true
 		needed[m.id] = false
 	}
-	root.inputs = leaves
+	root.inputs = t.leaves
 	root.kernel = plan.reduceKernel(root.reduce)
 	root.label = "ReduceSum(" + plan.label() + ")"
 }

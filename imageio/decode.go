@@ -222,20 +222,9 @@ func DecodeFile(path string, opts Options) (image.Image, error) {
 	if Sniff(head[:]) == "" {
 		return nil, fmt.Errorf("image %s: %w; file starts with %q", path, ErrUnknownFormat, head[:8])
 	}
-	data := make([]byte, 0, max(f.Size(), sniffLen)+1) // +1: EOF is seen without a regrow
-	data = append(data, head[:]...)
-	for {
-		if len(data) == cap(data) {
-			data = append(data, 0)[:len(data)]
-		}
-		n, err := f.Read(data[len(data):cap(data)])
-		data = data[:len(data)+n]
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, fileError(path, err)
-		}
+	data, err := f.ReadAll(head[:])
+	if err != nil {
+		return nil, fileError(path, err)
 	}
 	return DecodeBytes(data, path, opts)
 }

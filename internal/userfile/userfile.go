@@ -127,7 +127,16 @@ func ReadFile(path string, max int64) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
-	data := make([]byte, 0, f.Size()+1) // +1: EOF is seen without a regrow
+	return f.ReadAll(nil)
+}
+
+// ReadAll reads the rest of the file (to EOF, within the cap) and returns it
+// appended to head — the bytes a caller already read from it, or nil. The buffer is
+// sized from the checked size, so a file that did not change is read without
+// regrowing.
+func (f *File) ReadAll(head []byte) ([]byte, error) {
+	data := make([]byte, 0, max(f.Size(), int64(len(head)))+1) // +1: EOF is seen without a regrow
+	data = append(data, head...)
 	for {
 		if len(data) == cap(data) {
 			data = append(data, 0)[:len(data)]

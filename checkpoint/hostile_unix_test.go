@@ -7,9 +7,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/swav-go/swav/internal/hostile"
 )
 
 // pathReaders returns the three functions that take a path.
@@ -21,50 +22,20 @@ func pathReaders() map[string]func(string) error {
 	}
 }
 
-// within runs f in a goroutine and fails the test if it has not returned
-// after d (a blocked open or read of a FIFO never would).
-func within(t *testing.T, d time.Duration, what string, f func() error) error {
-	t.Helper()
-	done := make(chan error, 1)
-	go func() { done <- f() }()
-	select {
-	case err := <-done:
-		return err
-	case <-time.After(d):
-		t.Fatalf("%s did not return within %v", what, d)
-		return nil
-	}
-}
-
 // TestSpecialFilesRefused: a FIFO named like a checkpoint, a symbolic link
 // to /dev/zero and a directory are refused by their mode within a second,
 // with ErrNotRegular and a message naming the path and what it is. Before,
 // the FIFO blocked forever and /dev/zero ended in a fatal out-of-memory.
 func TestSpecialFilesRefused(t *testing.T) {
-	dir := t.TempDir()
-	fifo := filepath.Join(dir, "m.swav")
-	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	zero := filepath.Join(dir, "zero.swav")
-	if err := os.Symlink("/dev/zero", zero); err != nil {
-		t.Fatal(err)
-	}
-	sub := filepath.Join(dir, "dir.swav")
-	if err := os.Mkdir(sub, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range []struct{ path, reason string }{
-		{fifo, "named pipe"}, {zero, "character device"}, {sub, "directory"},
-	} {
+	for _, c := range hostile.SpecialFiles(t, t.TempDir(), "m.swav", "zero.swav", "dir.swav") {
 		for name, read := range pathReaders() {
-			err := within(t, time.Second, name+" "+c.path, func() error { return read(c.path) })
+			err := hostile.Within(t, time.Second, name+" "+c.Path, func() error { return read(c.Path) })
 			if !errors.Is(err, ErrNotRegular) {
-				t.Errorf("%s(%s): %v, want ErrNotRegular", name, c.path, err)
+				t.Errorf("%s(%s): %v, want ErrNotRegular", name, c.Path, err)
 				continue
 			}
-			if msg := err.Error(); !strings.Contains(msg, c.path) || !strings.Contains(msg, c.reason) || !strings.HasPrefix(msg, "checkpoint: ") {
-				t.Errorf("%s(%s): message %q should start with checkpoint: and name the path and %q", name, c.path, msg, c.reason)
+			if msg := err.Error(); !strings.Contains(msg, c.Path) || !strings.Contains(msg, c.Reason) || !strings.HasPrefix(msg, "checkpoint: ") {
+				t.Errorf("%s(%s): message %q should start with checkpoint: and name the path and %q", name, c.Path, msg, c.Reason)
 			}
 		}
 	}
@@ -117,7 +88,7 @@ func TestHugeSparseFiles(t *testing.T) {
 				"ReadInfo": func() error { _, err := ReadInfo(tc.path, tc.opts); return err },
 			} {
 				var err error
-				alloc, elapsed := allocated(func() { err = within(t, 5*time.Second, name, read) })
+				alloc, elapsed := allocated(func() { err = hostile.Within(t, 5*time.Second, name, read) })
 				errorIs(t, err, tc.want)
 				if !strings.Contains(err.Error(), tc.path) || !strings.Contains(err.Error(), tc.msg) {
 					t.Errorf("%s: error %q should name the path and say %q", name, err, tc.msg)

@@ -6,25 +6,15 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/swav-go/swav/dataset"
+	"github.com/swav-go/swav/internal/hostile"
 	"github.com/swav-go/swav/internal/userfile"
 )
-
-// allocated runs f and returns the bytes it allocated on the heap.
-func allocated(f func()) uint64 {
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	f()
-	runtime.ReadMemStats(&after)
-	return after.TotalAlloc - before.TotalAlloc
-}
 
 // idxWithin runs IDX on images (no labels) and fails the test if it does
 // not return within 5 s (a FIFO would block an unguarded open forever).
@@ -75,7 +65,7 @@ func TestIDXSizeLimits(t *testing.T) {
 	}
 	var err error
 	start := time.Now()
-	alloc := allocated(func() { err = idxWithin(t, huge, dataset.IDXOptions{}) })
+	alloc := hostile.Allocated(func() { err = idxWithin(t, huge, dataset.IDXOptions{}) })
 	if !errors.Is(err, userfile.ErrTooLarge) || !strings.Contains(err.Error(), huge) || !strings.Contains(err.Error(), "4294967312 bytes") {
 		t.Errorf("4 GiB file: err = %v, want ErrTooLarge naming the file and its size", err)
 	}
@@ -109,7 +99,7 @@ func TestIDXGzipBombs(t *testing.T) {
 	// deflate stream that short can hold it, so nothing is allocated.
 	liar := writeFile(t, dir, "liar.gz", gz(t, idxBytes([]uint32{60000, 28, 28}, []byte{1, 2, 3})))
 	var err error
-	alloc := allocated(func() { err = idxWithin(t, liar, dataset.IDXOptions{}) })
+	alloc := hostile.Allocated(func() { err = idxWithin(t, liar, dataset.IDXOptions{}) })
 	if !errors.Is(err, dataset.ErrIDX) || !strings.Contains(err.Error(), "47040000 data bytes, more than a") {
 		t.Errorf("lying header: err = %v, want it refused from the file size", err)
 	}
@@ -121,7 +111,7 @@ func TestIDXGzipBombs(t *testing.T) {
 	// (16 KB compressed) is refused after reading 1,001 of them.
 	bomb := writeFile(t, dir, "bomb.gz", gz(t, idxBytes([]uint32{10, 10, 10}, make([]byte, 16<<20))))
 	start := time.Now()
-	alloc = allocated(func() { err = idxWithin(t, bomb, dataset.IDXOptions{}) })
+	alloc = hostile.Allocated(func() { err = idxWithin(t, bomb, dataset.IDXOptions{}) })
 	if !errors.Is(err, dataset.ErrIDX) || !strings.Contains(err.Error(), "need 1000 data bytes, but the gzip stream holds more") {
 		t.Errorf("gzip bomb: err = %v", err)
 	}
@@ -142,7 +132,7 @@ func TestIDXHeaderChecksBeforeAllocating(t *testing.T) {
 	hdr.Write([]byte{1, 2, 3})
 	path := writeFile(t, dir, "short", hdr.Bytes())
 	var err error
-	alloc := allocated(func() { err = idxWithin(t, path, dataset.IDXOptions{}) })
+	alloc := hostile.Allocated(func() { err = idxWithin(t, path, dataset.IDXOptions{}) })
 	if !errors.Is(err, dataset.ErrIDX) || !strings.Contains(err.Error(), "need 1073741824 data bytes but the file holds 3") {
 		t.Errorf("err = %v", err)
 	}

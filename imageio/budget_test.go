@@ -8,23 +8,13 @@ import (
 	"image/jpeg"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
-)
 
-// allocated runs f and returns the bytes it allocated on the heap (all
-// goroutines: the tests in this file do not run in parallel).
-func allocated(f func()) uint64 {
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	f()
-	runtime.ReadMemStats(&after)
-	return after.TotalAlloc - before.TotalAlloc
-}
+	"github.com/swav-go/swav/internal/hostile"
+)
 
 func mustRead(t *testing.T, path string) []byte {
 	t.Helper()
@@ -184,7 +174,7 @@ func TestProgressiveBombRefused(t *testing.T) {
 	}
 	var err error
 	start := time.Now()
-	alloc := allocated(func() { _, err = DecodeFile(path, Options{}) })
+	alloc := hostile.Allocated(func() { _, err = DecodeFile(path, Options{}) })
 	elapsed := time.Since(start)
 	if !errors.Is(err, ErrTooComplex) || !errors.Is(err, ErrTooLarge) {
 		t.Fatalf("err = %v, want ErrTooComplex and ErrTooLarge", err)
@@ -307,7 +297,7 @@ func TestDecodeFileSizeCap(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	alloc := allocated(func() { _, err = DecodeFile(huge, Options{}) })
+	alloc := hostile.Allocated(func() { _, err = DecodeFile(huge, Options{}) })
 	if !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), huge) ||
 		!strings.Contains(err.Error(), "4294967296 bytes") || !strings.Contains(err.Error(), "MaxFileBytes") {
 		t.Errorf("4 GiB file: err = %v, want ErrTooLarge naming the path, its size and the option", err)
@@ -341,7 +331,7 @@ func TestDecodeFileSniffsBeforeReading(t *testing.T) {
 		t.Fatal(err)
 	}
 	var err error
-	alloc := allocated(func() { _, err = DecodeFile(path, Options{}) })
+	alloc := hostile.Allocated(func() { _, err = DecodeFile(path, Options{}) })
 	if !errors.Is(err, ErrUnknownFormat) || !strings.Contains(err.Error(), `"RIFF....`) {
 		t.Errorf("err = %v, want ErrUnknownFormat quoting the first bytes", err)
 	}

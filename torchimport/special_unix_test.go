@@ -7,10 +7,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/swav-go/swav/internal/hostile"
 	"github.com/swav-go/swav/internal/userfile"
 )
 
@@ -18,40 +18,19 @@ import (
 // checkpoint are refused at once, by path and reason, by ReadStateDict and ConvertFile.
 func TestReadSpecialFiles(t *testing.T) {
 	dir := t.TempDir()
-	fifo := filepath.Join(dir, "fifo.pth.tar")
-	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	zero := filepath.Join(dir, "zero.pth.tar")
-	if err := os.Symlink("/dev/zero", zero); err != nil {
-		t.Fatal(err)
-	}
-	folder := filepath.Join(dir, "folder.pt")
-	if err := os.Mkdir(folder, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range []struct{ path, reason string }{
-		{fifo, "named pipe"}, {zero, "character device"}, {folder, "directory"},
-	} {
+	for _, c := range hostile.SpecialFiles(t, dir, "fifo.pth.tar", "zero.pth.tar", "folder.pt") {
 		for _, what := range []string{"ReadStateDict", "ConvertFile"} {
-			done := make(chan error, 1)
-			go func() {
+			err := hostile.Within(t, 5*time.Second, what+" "+c.Path, func() error {
 				if what == "ReadStateDict" {
-					_, err := ReadStateDict(c.path)
-					done <- err
-				} else {
-					done <- ConvertFile(c.path, filepath.Join(dir, "out.swav"), ConvertOptions{})
+					_, err := ReadStateDict(c.Path)
+					return err
 				}
-			}()
-			select {
-			case err := <-done:
-				if !errors.Is(err, userfile.ErrNotRegular) || !errors.Is(err, ErrNotCheckpoint) {
-					t.Errorf("%s(%s): %v, want ErrNotRegular and ErrNotCheckpoint", what, c.path, err)
-				} else if msg := err.Error(); !strings.Contains(msg, c.path) || !strings.Contains(msg, c.reason) {
-					t.Errorf("%s(%s): message %q should name the path and %q", what, c.path, msg, c.reason)
-				}
-			case <-time.After(5 * time.Second):
-				t.Fatalf("%s(%s) blocked", what, c.path)
+				return ConvertFile(c.Path, filepath.Join(dir, "out.swav"), ConvertOptions{})
+			})
+			if !errors.Is(err, userfile.ErrNotRegular) || !errors.Is(err, ErrNotCheckpoint) {
+				t.Errorf("%s(%s): %v, want ErrNotRegular and ErrNotCheckpoint", what, c.Path, err)
+			} else if msg := err.Error(); !strings.Contains(msg, c.Path) || !strings.Contains(msg, c.Reason) {
+				t.Errorf("%s(%s): message %q should name the path and %q", what, c.Path, msg, c.Reason)
 			}
 		}
 	}

@@ -25,6 +25,9 @@ type FolderOptions struct {
 	Labels bool
 	// Decode is passed to imageio.DecodeFile by Folder.Image.
 	Decode imageio.Options
+	// CaseSensitive matches the pattern's letters to the same case only
+	// (see WalkOptions); by default "*.jpg" also matches "IMG_0001.JPG".
+	CaseSensitive bool
 }
 
 // Folder is a Source of image files listed by Glob. Its items are the
@@ -45,8 +48,13 @@ type Folder struct {
 // alternation; use "/" as separator on every OS). Directories are skipped,
 // and so are hidden files and folders (names starting with "."), such as
 // macOS's "._x.jpg" resource forks, unless the pattern names them
-// explicitly. Matching is case-sensitive; symbolic links are followed, but a
-// link back to one of its own ancestor directories is not entered again.
+// explicitly. Letters match either case unless opts.CaseSensitive ("*.jpg"
+// matches "IMG_0001.JPG"); symbolic links are followed, but a link back to
+// one of its own ancestor directories is not entered again.
+//
+// A pattern naming a directory (no meta characters) stands for every image
+// below it, as in Walk: Glob("train", FolderOptions{Labels: true}) is
+// torchvision's ImageFolder("train").
 //
 // The static base directory is the part of the pattern before the first
 // element holding a meta character ("photos" above). Files are ordered by
@@ -66,7 +74,7 @@ type Folder struct {
 // names the pattern (and wraps the first listing failure, if any); a
 // malformed pattern is an error too.
 func Glob(pattern string, opts FolderOptions) (*Folder, error) {
-	root, matches, failed, err := list(pattern, WalkOptions{})
+	root, matches, failed, err := list(pattern, WalkOptions{CaseSensitive: opts.CaseSensitive})
 	if err != nil {
 		return nil, err
 	}

@@ -83,27 +83,46 @@ func TestGlob(t *testing.T) {
 		name    string
 		pattern string
 		labels  bool
+		caseSen bool
 		want    []string
 		classes []string
 		labelOf []int
 	}{
 		{
+			// Extensions match in any case: cat/UPPER.PNG too.
 			name:    "doublestar and braces",
 			pattern: "**/*.{jpg,png}",
-			want:    []string{"bird/bad.png", "cat/a.png", "cat/b.jpg", "cat/sub/c.png", "dog/x.jpg", "dog-small/y.png"},
+			want:    []string{"bird/bad.png", "cat/UPPER.PNG", "cat/a.png", "cat/b.jpg", "cat/sub/c.png", "dog/x.jpg", "dog-small/y.png"},
 		},
 		{
 			name:    "labels from first folder, classes sorted",
 			pattern: "*/**/*.{jpg,png}",
 			labels:  true,
-			want:    []string{"bird/bad.png", "cat/a.png", "cat/b.jpg", "cat/sub/c.png", "dog/x.jpg", "dog-small/y.png"},
+			want:    []string{"bird/bad.png", "cat/UPPER.PNG", "cat/a.png", "cat/b.jpg", "cat/sub/c.png", "dog/x.jpg", "dog-small/y.png"},
 			classes: []string{"bird", "cat", "dog", "dog-small"},
-			labelOf: []int{0, 1, 1, 1, 2, 3},
+			labelOf: []int{0, 1, 1, 1, 1, 2, 3},
+		},
+		{
+			// The directory itself: every image below it (any case, any
+			// depth, not notes.txt nor hidden ones nor the directory
+			// named dir.png), classes from its sub-folders.
+			name:    "directory as ImageFolder",
+			pattern: ".",
+			labels:  true,
+			want:    []string{"bird/bad.png", "cat/UPPER.PNG", "cat/a.png", "cat/b.jpg", "cat/sub/c.png", "dir.png/inside.jpeg", "dog/x.jpg", "dog-small/y.png"},
+			classes: []string{"bird", "cat", "dir.png", "dog", "dog-small"},
+			labelOf: []int{0, 1, 1, 1, 1, 2, 3, 4},
+		},
+		{
+			name:    "case sensitive on request",
+			pattern: "cat/*.png",
+			caseSen: true,
+			want:    []string{"cat/a.png"},
 		},
 		{
 			name:    "single level star",
 			pattern: "cat/*.png",
-			want:    []string{"cat/a.png"},
+			want:    []string{"cat/UPPER.PNG", "cat/a.png"},
 		},
 		{
 			name:    "alternation of folders",
@@ -119,15 +138,15 @@ func TestGlob(t *testing.T) {
 			want:    []string{"bird/.hidden.png"},
 		},
 		{
-			name:    "case sensitive",
+			name:    "upper-case pattern, any case",
 			pattern: "cat/*.PNG",
-			want:    []string{"cat/UPPER.PNG"},
+			want:    []string{"cat/UPPER.PNG", "cat/a.png"},
 		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			pattern := filepath.ToSlash(root) + "/" + tc.pattern
-			f, err := dataset.Glob(pattern, dataset.FolderOptions{Labels: tc.labels})
+			f, err := dataset.Glob(pattern, dataset.FolderOptions{Labels: tc.labels, CaseSensitive: tc.caseSen})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strings"
 
 	"github.com/bmatcuk/doublestar/v4"
 )
@@ -45,21 +46,70 @@ func (e *WalkError) Unwrap() error { return e.Err }
 type WalkOptions struct {
 	// Hidden matches hidden files and folders (names starting with ".")
 	// like any other. By default "*", "?" and "**" skip them, and only a
-	// pattern naming them explicitly (".cache/*") matches them.
+	// pattern naming them explicitly (".cache/*") matches them. It does not
+	// apply to a directory given as the pattern, whose hidden entries are
+	// always left out.
 	Hidden bool
+	// CaseSensitive matches letters in the pattern's wildcard part only
+	// to the same case. By default they match either case, so "*.jpg"
+	// also matches "IMG_0001.JPG"; the pattern's static base directory is
+	// looked up as written either way.
+	CaseSensitive bool
 }
+
+// ImageExtensions returns the file name extensions (lower case, without
+// the dot) of the formats imageio decodes: the files a directory given as
+// a pattern stands for.
+func ImageExtensions() []string {
+	return []string{"jpg", "jpeg", "png", "gif", "webp", "bmp", "tif", "tiff"}
+}
+
+// DirPattern returns the doublestar pattern a directory given to Walk or
+// Glob stands for: every image below it, at any depth, by extension
+// ("dir/**/*.{jpg,jpeg,…}"). The directory is escaped, so meta characters
+// in its name are matched literally.
+func DirPattern(dir string) string {
+	return escapeMeta(filepath.ToSlash(filepath.Clean(dir))) + "/" + dirRest()
+}
+
+// dirRest is the part of DirPattern below the directory.
+func dirRest() string { return "**/*.{" + strings.Join(ImageExtensions(), ",") + "}" }
+
+// escapeMeta escapes doublestar's meta characters in a literal path.
+func escapeMeta(p string) string {
+	var b strings.Builder
+	for _, r := range p {
+		if strings.ContainsRune(metaChars, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// metaChars are the characters with a meaning in a doublestar pattern.
+const metaChars = "*?[]{}\\"
 
 // Walk lists the files matching a doublestar pattern such as
 // "photos/**/*.{jpg,png}" ("**" crosses directories, "{a,b}" is
 // alternation; use "/" as separator on every OS), following symbolic
-// links. Directories are not listed. Matching is case-sensitive.
+// links. Directories are not listed. Letters match either case unless
+// opts.CaseSensitive, so "*.jpg" matches "IMG_0001.JPG".
+//
+// A pattern that names an existing directory stands for every image below
+// it ([DirPattern]: the extensions of [ImageExtensions] in any case, at any
+// depth, hidden files and folders left out), so "photos" lists what
+// "photos/**/*.{jpg,…}" would. An existing path is taken literally even
+// when its name holds meta characters: "photos[2020]" is that folder, not
+// a character class.
 //
 // files are in the OS's path syntax: the pattern's static base directory
 // (the part before the first element holding a meta character) joined with
 // the match, so they are relative when the pattern is. They come in
 // doublestar's walk order, which is deterministic: for "a/**/*.png", the
 // directories below a depth first by name, each one's matching files by
-// name.
+// name. A file matched by several alternatives (as "*.{jpg,JPG}" does
+// without case sensitivity) is listed once, where first met.
 //
 // An I/O error does not stop the walk: every path that could not be read
 // (a directory that cannot be listed, an entry that cannot be inspected, a
@@ -87,10 +137,22 @@ func list(pattern string, opts WalkOptions) (root string, matches []string, fail
 		return "", nil, nil, errors.New("dataset: empty glob pattern")
 	}
 	p := filepath.ToSlash(filepath.Clean(pattern))
-	if !doublestar.ValidatePattern(p) {
-		return "", nil, nil, fmt.Errorf("dataset: pattern %q: %w", pattern, doublestar.ErrBadPattern)
+	var rest string
+	if fi, serr := os.Stat(filepath.Clean(pattern)); serr == nil && (fi.IsDir() || strings.ContainsAny(p, metaChars)) {
+		// An existing path is taken literally, even with meta characters
+		// in its name ("photos[2020]"): a directory stands for the images
+		// below it, a file for itself.
+		if fi.IsDir() {
+			root, rest, opts.Hidden = p, dirRest(), false
+		} else {
+			root, rest = path.Dir(p), escapeMeta(path.Base(p))
+		}
+	} else {
+		if !doublestar.ValidatePattern(p) {
+			return "", nil, nil, fmt.Errorf("dataset: pattern %q: %w", pattern, doublestar.ErrBadPattern)
+		}
+		root, rest = doublestar.SplitPattern(p)
 	}
-	root, rest := doublestar.SplitPattern(p)
 	abs, err := filepath.Abs(filepath.FromSlash(root))
 	if err != nil {
 		return "", nil, nil, fmt.Errorf("dataset: pattern %q: %w", pattern, err)
@@ -117,6 +179,9 @@ func walk(fsys fs.FS, abs, rest string, opts WalkOptions) ([]string, []*WalkErro
 	if !opts.Hidden {
 		globOpts = append(globOpts, doublestar.WithNoHidden())
 	}
+	if !opts.CaseSensitive {
+		globOpts = append(globOpts, doublestar.WithCaseInsensitive())
+	}
 	// Without WithFailOnIOErrors doublestar goes on past I/O errors; walkFS
 	// records each one as it passes it on.
 	matches, err := doublestar.Glob(w, rest, globOpts...)
@@ -124,10 +189,14 @@ func walk(fsys fs.FS, abs, rest string, opts WalkOptions) ([]string, []*WalkErro
 		return nil, nil, err
 	}
 	// A path that failed (a link to itself, reported by doublestar as a
-	// file since it is no directory) is a failure, not a file.
+	// file since it is no directory) is a failure, not a file. Alternatives
+	// matching the same file ({jpg,JPG} without case sensitivity) list it
+	// once.
 	kept := matches[:0]
+	seen := make(map[string]bool, len(matches))
 	for _, m := range matches {
-		if !w.failedAt[m] {
+		if !w.failedAt[m] && !seen[m] {
+			seen[m] = true
 			kept = append(kept, m)
 		}
 	}

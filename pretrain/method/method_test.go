@@ -1,0 +1,124 @@
+package method
+
+import (
+	"errors"
+	"flag"
+	"math/rand/v2"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/gomlx/gomlx/pkg/ml/context"
+
+	"github.com/swav-go/swav/augment"
+	"github.com/swav-go/swav/model"
+)
+
+// fake is the smallest Method, to fill registry entries.
+type fake struct{ name string }
+
+func (f fake) Name() string                      { return f.name }
+func (fake) Setup(r Run) (model.Config, error)   { return r.Model, nil }
+func (fake) Config() any                         { return nil }
+func (fake) Views() Views                        { return nil }
+func (fake) Optimizer() Optimizer                { return Optimizer{} }
+func (fake) Scopes() Scopes                      { return Scopes{} }
+func (fake) Metrics() []string                   { return nil }
+func (fake) Hooks() []Hook                       { return nil }
+func (fake) StepInputs(StepInfo) []any           { return nil }
+func (fake) Step(*context.Context, Batch) Output { return Output{} }
+
+func entry(name string) Entry {
+	return Entry{Name: name, Summary: "a test method", New: func() Method { return fake{name} },
+		Flags: func(*flag.FlagSet) func() (Method, error) { return func() (Method, error) { return fake{name}, nil } }}
+}
+
+func TestRegistry(t *testing.T) {
+	r, err := NewRegistry(entry("swav"), entry("simclr"), entry("moco-v2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := r.Names(), []string{"moco-v2", "simclr", "swav"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("Names %v, want %v", got, want)
+	}
+	m, err := r.New("simclr")
+	if err != nil || m.Name() != "simclr" {
+		t.Errorf("New(simclr) = %v, %v", m, err)
+	}
+	_, err = r.Lookup("byol")
+	if !errors.Is(err, ErrUnknown) || !strings.Contains(err.Error(), `"byol"`) || !strings.Contains(err.Error(), "moco-v2, simclr, swav") {
+		t.Errorf("Lookup(byol): %v; want ErrUnknown naming it and the valid methods", err)
+	}
+	bad := []struct {
+		name    string
+		entries []Entry
+		want    string
+	}{
+		{"duplicate", []Entry{entry("swav"), entry("swav")}, "twice"},
+		{"upper case", []Entry{entry("SwAV")}, "lower-case"},
+		{"empty name", []Entry{entry("")}, "lower-case"},
+		{"space", []Entry{entry("moco v2")}, "lower-case"},
+		{"no summary", []Entry{{Name: "x", New: entry("x").New, Flags: entry("x").Flags}}, "summary"},
+		{"no New", []Entry{{Name: "x", Summary: "s", Flags: entry("x").Flags}}, "New"},
+		{"no Flags", []Entry{{Name: "x", Summary: "s", New: entry("x").New}}, "Flags"},
+	}
+	for _, tc := range bad {
+		if _, err := NewRegistry(tc.entries...); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error %v, want one containing %q", tc.name, err, tc.want)
+		}
+	}
+	var zero Registry
+	if _, err := zero.Lookup("swav"); !errors.Is(err, ErrUnknown) {
+		t.Errorf("zero registry: %v", err)
+	}
+}
+
+func TestEveryNSteps(t *testing.T) {
+	var calls []int
+	h := EveryNSteps(3, "every3", func(s *StepResult) error { calls = append(calls, s.Step); return nil })
+	for step := 1; step <= 10; step++ {
+		if err := h.OnStep(&StepResult{Step: step}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !reflect.DeepEqual(calls, []int{3, 6, 9}) || h.Name != "every3" {
+		t.Errorf("hook %q ran at %v, want every3 at [3 6 9]", h.Name, calls)
+	}
+	defer func() {
+		if r := recover(); r == nil || !strings.HasPrefix(r.(string), "method: ") {
+			t.Errorf("EveryNSteps(0) panic %v, want a method: message", r)
+		}
+	}()
+	EveryNSteps(0, "never", nil)
+}
+
+func TestStepResultMetric(t *testing.T) {
+	s := &StepResult{Names: []string{"code_entropy", "prototypes_in_use"}, Values: []float64{1.5, 13}}
+	if v, ok := s.Metric("prototypes_in_use"); !ok || v != 13 {
+		t.Errorf("Metric(prototypes_in_use) = %v, %v", v, ok)
+	}
+	if _, ok := s.Metric("loss"); ok {
+		t.Error("Metric(loss) found a metric the method does not have")
+	}
+}
+
+func TestMultiCropViews(t *testing.T) {
+	m := augment.DefaultSmall(28)
+	m.Mean, m.Std = []float32{0.3}, []float32{0.35}
+	v := MultiCropViews(m)
+	if got, want := v.Groups(), []ViewGroup{{2, 28}, {4, 14}}; !reflect.DeepEqual(got, want) {
+		t.Errorf("Groups %v, want %v", got, want)
+	}
+	if mean, std := v.Normalization(); mean[0] != 0.3 || std[0] != 0.35 {
+		t.Errorf("Normalization %v %v", mean, std)
+	}
+	img := augment.Tensor{H: 28, W: 28, C: 1, Pix: make([]float32, 28*28)}
+	for i := range img.Pix {
+		img.Pix[i] = float32(i%28) / 28
+	}
+	a := v.Apply(rand.New(rand.NewPCG(1, 2)), img)
+	b := m.Apply(rand.New(rand.NewPCG(1, 2)), img)
+	if !reflect.DeepEqual(a, b) || len(a) != 6 {
+		t.Errorf("Apply differs from MultiCrop.Apply with the same rng (%d views)", len(a))
+	}
+}

@@ -10,9 +10,9 @@ import (
 	"github.com/swav-go/swav/internal/precision"
 )
 
-// maskedLogit replaces the logit of an embedding with itself before the softmax:
-// far below any cosine similarity divided by a sensible τ, yet finite, so that the
-// masked entries contribute exactly 0 to the softmax and 0·logit stays 0.
+// maskedLogit replaces the logits left out of a log-sum-exp: far below any cosine
+// similarity divided by a sensible τ, so that they contribute exactly 0, yet finite,
+// so that no ∞ − ∞ or 0·∞ arises in the values or the gradients.
 const maskedLogit = -1e9
 
 // NTXentConfig holds the hyperparameters of [NTXent]. Start from
@@ -76,24 +76,25 @@ func NTXentPairs(numViews int, cfg NTXentConfig) [][2]int {
 //
 // views holds one N×D matrix per view, in view order (large crops first); row i of
 // every view comes from image i. All V·N embeddings are L2-normalised and stacked
-// into z (row v·N+i is view v of image i). With s(r, c) = z_rᵀz_c / τ, each anchor
-// row r = a·N+i and its positive p = b·N+i contribute
+// into z (row v·N+i is view v of image i). With s(r, c) = z_rᵀz_c / τ, the anchor
+// r = a·N+i and its positive p = b·N+i (view b of the same image) contribute
 //
-//	ℓ(a, b, i) = −log( exp(s(r, p)) / Σ_{c ≠ r} exp(s(r, c)) )
+//	ℓ(a, b, i) = −log( exp(s(r, p)) / (exp(s(r, p)) + Σ_{c ∈ neg(i)} exp(s(r, c))) )
 //
-// where the denominator runs over the other V·N − 1 embeddings of the batch (the
-// positive, the other views of the same image, and every view of every other
-// image). The loss is the mean of ℓ over the positive pairs (a, b) of
-// [NTXentPairs] and the N images:
+// where neg(i) holds every view of every other image (the V·(N−1) rows of the
+// other images). The loss is the mean of ℓ over the positive
+// pairs (a, b) of [NTXentPairs] and the N images:
 //
 //	loss = 1/(|pairs|·N) Σ_{(a,b) ∈ pairs} Σ_i ℓ(a, b, i)
 //
 // For V = 2 this is exactly SimCLR's loss over its 2N augmented samples (the
-// reference's nt_xent: both directions, 2N − 1 candidates in each softmax,
-// averaged over the 2N anchors). For V > 2 each ordered pair of views of an image
-// counts once, so every positive is in the denominator of every other; with
-// LargeViews set, pairs of two small crops are left out (but small crops stay in
-// every denominator as negatives and as the other positives).
+// reference's add_contrastive_loss: both directions, the positive and the 2N − 2
+// other samples in each softmax, averaged over the 2N anchors). For V > 2 it is the
+// multi-crop SimCLR of the SwAV paper's ablation as its authors implemented it
+// (VISSL's MultiCropSimclrInfoNCECriterion): each ordered pair of views of an image
+// is one term, and the other views of the same image are neither in the numerator
+// nor in the denominator. With LargeViews set, pairs of two small crops are left
+// out as well (small crops stay negatives of the other images).
 //
 // The result is a scalar in the compute dtype (float32 for half-precision inputs).
 // It panics (with an error) on an invalid configuration or mismatched shapes.
@@ -123,11 +124,17 @@ func NTXent(views []*graph.Node, cfg NTXentConfig) *graph.Node {
 	z := graph.L2Normalize(graph.Concatenate(parts, 0), -1) // (V·N)×D
 	// s = z·zᵀ/τ, contracting D (a DotGeneral: one GEMM).
 	logits := graph.DivScalar(graph.DotGeneral(z, []int{1}, nil, z, []int{1}, nil), cfg.Temperature)
-	logits = graph.Where(graph.Diagonal(g, rows), graph.Scalar(g, dtype, maskedLogit), logits)
-	logProbs := graph.LogSoftmax(logits, -1)
 
-	// The positives as a constant weight matrix (1/(|pairs|·N) at (a·N+i, b·N+i)):
-	// an elementwise product and a sum, so the gradient needs no Slice.
+	// Host-side constants: which entries belong to the same image (row r and column c
+	// with r mod N = c mod N, the diagonal included), and the weight 1/(|pairs|·N)
+	// of each positive (a·N+i, b·N+i). Products and sums with constants, so the
+	// gradient needs no Slice.
+	same := make([]bool, rows*rows)
+	for r := range rows {
+		for c := range rows {
+			same[r*rows+c] = r%n == c%n
+		}
+	}
 	pairs := NTXentPairs(numViews, cfg)
 	weight := 1 / float64(len(pairs)*n)
 	w := make([]float64, rows*rows)
@@ -136,6 +143,22 @@ func NTXent(views []*graph.Node, cfg NTXentConfig) *graph.Node {
 			w[(p[0]*n+i)*rows+p[1]*n+i] = weight
 		}
 	}
+	sameImage := graph.Const(g, tensors.FromFlatDataAndDimensions(same, rows, rows))
 	weights := graph.ConvertDType(graph.Const(g, tensors.FromFlatDataAndDimensions(w, rows, rows)), dtype)
-	return graph.Neg(graph.ReduceAllSum(graph.Mul(weights, logProbs)))
+
+	// λ_r = log Σ_{c ∈ neg(r)} exp(s(r, c)), max-shifted; −∞ (a large negative) when
+	// the batch has a single image.
+	negLogits := graph.Where(sameImage, graph.Scalar(g, dtype, maskedLogit), logits)
+	negLSE := logSumExp(negLogits)
+	// ℓ = −log(e^s / (e^s + e^λ)) = softplus(λ − s), for every (r, c); the weights
+	// keep the positives.
+	terms := graph.Softplus(graph.Sub(negLSE, logits))
+	return graph.ReduceAllSum(graph.Mul(weights, terms))
+}
+
+// logSumExp returns log Σ_c exp(x[r, c]) as an R×1 matrix, shifting by the row
+// maximum first.
+func logSumExp(x *graph.Node) *graph.Node {
+	m := graph.StopGradient(graph.ReduceAndKeep(x, graph.ReduceMax, -1))
+	return graph.Add(m, graph.Log(graph.ReduceAndKeep(graph.Exp(graph.Sub(x, m)), graph.ReduceSum, -1)))
 }

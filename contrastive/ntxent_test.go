@@ -15,8 +15,8 @@ import (
 )
 
 // ntxentFloat64 is a plain-Go float64 transcription of the NT-Xent definition (every
-// anchor, every positive of NTXentPairs, softmax over the other V·N−1 embeddings),
-// written loop by loop, independently of the graph code.
+// positive pair of NTXentPairs; the positive against every view of the other
+// images), written loop by loop, independently of the graph code.
 func ntxentFloat64(views []matrix, tau float64, largeViews int) float64 {
 	numViews, n := len(views), len(views[0])
 	var z matrix
@@ -35,13 +35,13 @@ func ntxentFloat64(views []matrix, tau float64, largeViews int) float64 {
 			}
 			for i := range n {
 				r, p := a*n+i, b*n+i
-				var others []float64
+				candidates := []float64{dot(z[r], z[p]) / tau}
 				for c := range z {
-					if c != r {
-						others = append(others, dot(z[r], z[c])/tau)
+					if c%n != i {
+						candidates = append(candidates, dot(z[r], z[c])/tau)
 					}
 				}
-				total += logSumExp(others) - dot(z[r], z[p])/tau
+				total += logSumExp64(candidates) - candidates[0]
 				count++
 			}
 		}
@@ -60,8 +60,11 @@ func ntxentOf(cfg NTXentConfig) func(inputs []*graph.Node) *graph.Node {
 // loss = −log(e^{1/τ} / (e^{1/τ} + 2)) = log(1 + 2e^{−1/τ}).
 //
 // Three views, two images, all views of image i = 3·e_i (unnormalised on purpose):
-// each anchor has two positives at cosine 1 (both in the denominator) and three
-// negatives at 0: loss = −log(e^{1/τ} / (2e^{1/τ} + 3)) = log(2 + 3e^{−1/τ}).
+// each term has its positive at cosine 1 and the three views of the other image at
+// 0 (the third view of the same image is in neither part):
+// loss = −log(e^{1/τ} / (e^{1/τ} + 3)) = log(1 + 3e^{−1/τ}).
+//
+// Two views, one image: no negatives, so each term is −log(e^s/e^s) = 0.
 func TestNTXentHandComputed(t *testing.T) {
 	e := matrix{{1, 0}, {0, 1}}
 	e3 := matrix{{3, 0}, {0, 3}}
@@ -73,7 +76,8 @@ func TestNTXentHandComputed(t *testing.T) {
 	}{
 		{"two views τ=0.5", []matrix{e, e}, 0.5, math.Log(1 + 2*math.Exp(-2))},
 		{"two views τ=0.1", []matrix{e, e}, 0.1, math.Log(1 + 2*math.Exp(-10))},
-		{"three views τ=0.5", []matrix{e3, e3, e3}, 0.5, math.Log(2 + 3*math.Exp(-2))},
+		{"three views τ=0.5", []matrix{e3, e3, e3}, 0.5, math.Log(1 + 3*math.Exp(-2))},
+		{"one image", []matrix{{{1, 2}}, {{-2, 1}}}, 0.5, 0},
 	} {
 		for _, dtype := range []dtypes.DType{dtypes.Float64, dtypes.Float32} {
 			t.Run(tc.name+"/"+dtype.String(), func(t *testing.T) {

@@ -42,23 +42,35 @@ def ntxent_two_views(za, zb, tau):
 
 
 def ntxent_multi_view(views, tau, large):
-    """The multi-view generalisation: every ordered pair (a, b), a ≠ b, not both
-    small, one cross-entropy per anchor view over all V·N − 1 other embeddings with
-    the target at row b·N + i; the mean over pairs."""
+    """Multi-crop SimCLR as the SwAV authors wrote it (VISSL's
+    MultiCropSimclrInfoNCECriterion, world size 1): similarity = exp(z·zᵀ/τ); for
+    each shift d = 1..V−1 the positive of row a·N+i is ((a+d) mod V)·N+i and the
+    negatives are all rows of the other images; the term is −log(pos/(pos+neg)),
+    averaged over the terms kept. `large` (when non-zero) drops the terms whose
+    anchor and positive are both small views (index ≥ large)."""
     v, n = len(views), views[0].shape[0]
     z = F.normalize(torch.cat(views, 0), dim=1)
-    logits = z @ z.T / tau
-    logits = logits.masked_fill(torch.eye(v * n, dtype=torch.bool), float("-inf"))
+    similarity = torch.exp(z @ z.T / tau)
+    rows = v * n
+    image = torch.arange(rows) % n
+    neg_mask = (image[:, None] != image[None, :]).double()
+    neg = (similarity * neg_mask).sum(1)
     large = large or v
-    terms = []
-    for a in range(v):
-        for b in range(v):
-            if a == b or (a >= large and b >= large):
+    total, count = 0.0, 0
+    for d in range(1, v):
+        pos_mask = torch.zeros(rows, rows)
+        keep = torch.zeros(rows, dtype=torch.bool)
+        for a in range(v):
+            b = (a + d) % v
+            if a >= large and b >= large:
                 continue
-            rows = logits[a * n:(a + 1) * n]
-            target = torch.arange(n) + b * n
-            terms.append(F.cross_entropy(rows, target))
-    return torch.stack(terms).mean()
+            for i in range(n):
+                pos_mask[a * n + i, b * n + i] = 1
+                keep[a * n + i] = True
+        pos = (similarity * pos_mask).sum(1)
+        total = total - torch.log(pos[keep] / (pos[keep] + neg[keep])).sum()
+        count += int(keep.sum())
+    return total / count
 
 
 def section_ntxent():
@@ -94,7 +106,8 @@ def section_ntxent_multicrop():
         out[name] = {"large_views": lv, "loss": loss.item(), "grads": [tolist(g) for g in grads]}
     return {
         "desc": "4 views, each randn(3, 4), drawn in view order; tau 0.2; all_pairs: every "
-                "ordered pair of distinct views; large_2: pairs of two small views (2, 3) left out",
+                "ordered pair of distinct views (VISSL's multi-crop SimCLR); large_2: the pairs "
+                "of two small views (2, 3) and (3, 2) left out",
         "seed": seed, "temperature": tau, "views": [tolist(x) for x in views], **out,
     }
 

@@ -9,7 +9,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/ml/context"
 	"github.com/gomlx/gomlx/pkg/ml/context/initializers"
 
-	_ "github.com/swav-go/swav/graphx" // Rsqrt gradient, used by batch norm.
+	_ "github.com/swav-go/swav/internal/graphx" // Rsqrt gradient, used by batch norm.
 )
 
 // Variable names inside a layer's scope.

@@ -15,6 +15,7 @@
 package backend
 
 import (
+	"errors"
 	"fmt"
 	"os"
 
@@ -22,6 +23,7 @@ import (
 
 	"github.com/swav-go/swav/backend/compat"
 	"github.com/swav-go/swav/backend/fast"
+	"github.com/swav-go/swav/internal/panics"
 )
 
 // Default is the backend configuration used when GOMLX_BACKEND is not set.
@@ -31,18 +33,17 @@ const Default = fast.BackendName
 const Compat = compat.BackendName
 
 // New returns the backend named by $GOMLX_BACKEND, or [Default] when it is unset.
-func New() (b backends.Backend, err error) {
+func New() (backends.Backend, error) {
 	config := os.Getenv(backends.ConfigEnvVar)
 	if config == "" {
 		config = Default
 	}
-	defer func() {
-		// GoMLX panics on an unknown backend name.
-		if r := recover(); r != nil {
-			err = fmt.Errorf("backend %q (from %s or the default): %v", config, backends.ConfigEnvVar, r)
-		}
-	}()
-	b, err = backends.NewWithConfig(config)
+	// GoMLX panics on an unknown backend name.
+	b, err := panics.Call(func() (backends.Backend, error) { return backends.NewWithConfig(config) })
+	var p *panics.Error
+	if errors.As(err, &p) {
+		return nil, fmt.Errorf("backend %q (from %s or the default): %v", config, backends.ConfigEnvVar, p.Value)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("backend %q (from %s or the default): %w", config, backends.ConfigEnvVar, err)
 	}

@@ -2,10 +2,13 @@ package dataset
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"image"
 	"runtime"
 	"sync"
+
+	"github.com/swav-go/swav/internal/panics"
 )
 
 // Result is one item delivered by Ordered or Stream.
@@ -166,12 +169,11 @@ func ordered[T any](parent context.Context, n, workers int, index func(pos int) 
 
 // call runs fn, turning a panic into an error so that one bad item cannot
 // take the process down.
-func call[T any](ctx context.Context, fn func(context.Context, int) (T, error), i int) (v T, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			var zero T
-			v, err = zero, fmt.Errorf("dataset: item %d: panic: %v", i, p)
-		}
-	}()
-	return fn(ctx, i)
+func call[T any](ctx context.Context, fn func(context.Context, int) (T, error), i int) (T, error) {
+	v, err := panics.Call(func() (T, error) { return fn(ctx, i) })
+	var p *panics.Error
+	if errors.As(err, &p) {
+		return v, fmt.Errorf("dataset: item %d: %w", i, err)
+	}
+	return v, err
 }

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/image/tiff"
 	"golang.org/x/image/webp"
 
+	"github.com/swav-go/swav/internal/panics"
 	"github.com/swav-go/swav/internal/userfile"
 )
 
@@ -477,12 +478,11 @@ func scanJPEG(data []byte) jpegScans {
 
 // guard runs a decoder and turns a panic into an error: the standard and
 // x/image decoders are not all hardened against hostile input.
-func guard[T any](f func() (T, error)) (v T, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			var zero T
-			v, err = zero, fmt.Errorf("decoder panic: %v", r)
-		}
-	}()
-	return f()
+func guard[T any](f func() (T, error)) (T, error) {
+	v, err := panics.Call(f)
+	var p *panics.Error
+	if errors.As(err, &p) {
+		return v, fmt.Errorf("decoder %w", err)
+	}
+	return v, err
 }

@@ -1,27 +1,35 @@
 package model
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/gomlx/gomlx/backends"
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX's idiom for graph code.
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
+
+	"github.com/swav-go/swav/internal/panics"
 )
 
 // Initialize returns a context holding cfg's variables (backbone, projection head and
 // prototypes) initialised as the reference does, from seed. It builds the network once
 // on a zero image of inputSize×inputSize to create them.
-func Initialize(backend backends.Backend, cfg Config, inputSize int, seed int64) (ctx *context.Context, err error) {
+func Initialize(backend backends.Backend, cfg Config, inputSize int, seed int64) (*context.Context, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("model: initialise: %v", r)
-		}
-	}()
-	ctx = context.New()
+	ctx, err := panics.Call(func() (*context.Context, error) { return initialize(backend, cfg, inputSize, seed) })
+	var p *panics.Error
+	if errors.As(err, &p) {
+		return nil, fmt.Errorf("model: initialise: %v", p.Value)
+	}
+	return ctx, err
+}
+
+// initialize is Initialize after validation, without the panic guard.
+func initialize(backend backends.Backend, cfg Config, inputSize int, seed int64) (*context.Context, error) {
+	ctx := context.New()
 	ctx.SetParam(context.ParamInitialSeed, seed)
 	exec, err := context.NewExec(backend, ctx, func(ctx *context.Context, x *Node) *Node {
 		y := Backbone(ctx, cfg, x, false)

@@ -2,6 +2,7 @@ package torchimport
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/swav-go/swav/checkpoint"
+	"github.com/swav-go/swav/internal/panics"
 	"github.com/swav-go/swav/model"
 )
 
@@ -137,13 +139,13 @@ func Convert(stateDict map[string]Tensor, opts ConvertOptions) (*checkpoint.File
 }
 
 // convertSafe is convert with panics (bugs) turned into errors.
-func convertSafe(stateDict map[string]Tensor, opts ConvertOptions) (f *checkpoint.File, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			f, err = nil, fmt.Errorf("internal error while converting: %v", p)
-		}
-	}()
-	return convert(stateDict, opts)
+func convertSafe(stateDict map[string]Tensor, opts ConvertOptions) (*checkpoint.File, error) {
+	f, err := panics.Call(func() (*checkpoint.File, error) { return convert(stateDict, opts) })
+	var p *panics.Error
+	if errors.As(err, &p) {
+		return nil, fmt.Errorf("internal error while converting: %v", p.Value)
+	}
+	return f, err
 }
 
 func convert(stateDict map[string]Tensor, opts ConvertOptions) (*checkpoint.File, error) {

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/swav-go/swav/internal/panics"
 	"github.com/swav-go/swav/internal/userfile"
 )
 
@@ -164,12 +165,17 @@ func ReadStateDictWith(path string, opts ReadOptions) (map[string]Tensor, error)
 }
 
 // readStateDict is ReadStateDict on size bytes of r, within lim.
-func readStateDict(r io.ReaderAt, size int64, lim limits) (sd map[string]Tensor, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			sd, err = nil, fmt.Errorf("%w: internal error while reading: %v", ErrCorrupt, p)
-		}
-	}()
+func readStateDict(r io.ReaderAt, size int64, lim limits) (map[string]Tensor, error) {
+	sd, err := panics.Call(func() (map[string]Tensor, error) { return readStateDictUnguarded(r, size, lim) })
+	var p *panics.Error
+	if errors.As(err, &p) {
+		return nil, fmt.Errorf("%w: internal error while reading: %v", ErrCorrupt, p.Value)
+	}
+	return sd, err
+}
+
+// readStateDictUnguarded is readStateDict without the panic guard.
+func readStateDictUnguarded(r io.ReaderAt, size int64, lim limits) (map[string]Tensor, error) {
 	head := make([]byte, 512)
 	n, err := r.ReadAt(head, 0)
 	if err != nil && err != io.EOF {

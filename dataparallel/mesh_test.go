@@ -58,8 +58,10 @@ func TestSpecs(t *testing.T) {
 		t.Errorf("replication: replicated %v, batch %v, crops %v", replicated.IsReplicated(), batch.IsReplicated(), crops.IsReplicated())
 	}
 	for _, tc := range []struct {
-		name          string
-		spec          interface{ ShardShape(shapes.Shape) shapes.Shape }
+		name string
+		spec interface {
+			ShardShape(shapes.Shape) shapes.Shape
+		}
 		global, shard []int
 	}{
 		{"224 px crops", crops, []int{2, 4096, 224, 224, 3}, []int{2, 64, 224, 224, 3}},

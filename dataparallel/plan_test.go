@@ -184,8 +184,8 @@ func TestQueueLength(t *testing.T) {
 	for _, tc := range []struct {
 		batch, devices, requested, global, perDevice int
 	}{
-		{256, 4, 3840, 3840, 960},   // the paper's small-batch run: 15 batches of 256, 4 GPUs
-		{4096, 64, 3840, 0, 0},      // batch 4096 leaves no room for a 3840 queue
+		{256, 4, 3840, 3840, 960},    // the paper's small-batch run: 15 batches of 256, 4 GPUs
+		{4096, 64, 3840, 0, 0},       // batch 4096 leaves no room for a 3840 queue
 		{4096, 64, 10000, 8192, 128}, // trimmed to 2 batches, 2 of each device's 64
 		{256, 4, 0, 0, 0},
 	} {

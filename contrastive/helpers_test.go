@@ -20,7 +20,7 @@ import (
 // recorded in testdata/README.md.
 const (
 	goldenPath   = "testdata/golden.json"
-	goldenSHA256 = "787a43851596e074616afe72424364c7cc934e2518ccb012063bc486823d3896"
+	goldenSHA256 = "417dc29edc6755450f39e4a028252cd5b38ee21188f9006332919c7d614da8c9"
 )
 
 type matrix = [][]float64
@@ -42,6 +42,35 @@ type golden struct {
 		AllPairs    goldenMultiViews `json:"all_pairs"`
 		Large2      goldenMultiViews `json:"large_2"`
 	} `json:"ntxent_multicrop"`
+	InfoNCE struct {
+		Temperature float64 `json:"temperature"`
+		Q           matrix  `json:"q"`
+		K           matrix  `json:"k"`
+		Queue       matrix  `json:"queue"`
+		Loss        float64 `json:"loss"`
+		GradQ       matrix  `json:"grad_q"`
+	} `json:"infonce"`
+	PIRL struct {
+		Temperature float64    `json:"temperature"`
+		Lambda      float64    `json:"lambda"`
+		DataSize    int        `json:"data_size"`
+		Jigsaw      matrix     `json:"jigsaw"`
+		Image       matrix     `json:"image"`
+		Positive    matrix     `json:"positive"`
+		Negatives   matrix     `json:"negatives"`
+		EstimatedZ  goldenPIRL `json:"estimated_z"`
+		GivenZ      goldenPIRL `json:"given_z"`
+	} `json:"pirl"`
+}
+
+type goldenPIRL struct {
+	PartitionIn float64 `json:"partition_in"`
+	Partition   float64 `json:"partition"`
+	Loss        float64 `json:"loss"`
+	JigsawLoss  float64 `json:"jigsaw_loss"`
+	ImageLoss   float64 `json:"image_loss"`
+	GradJigsaw  matrix  `json:"grad_jigsaw"`
+	GradImage   matrix  `json:"grad_image"`
 }
 
 type goldenMultiViews struct {
@@ -61,7 +90,7 @@ func loadGolden(t *testing.T) *golden {
 	if err := json.Unmarshal(data, &g); err != nil {
 		t.Fatalf("parsing %s: %v", goldenPath, err)
 	}
-	if len(g.NTXent.ZA) == 0 || len(g.NTXentMulticrop.Views) == 0 {
+	if len(g.NTXent.ZA) == 0 || len(g.NTXentMulticrop.Views) == 0 || len(g.InfoNCE.Queue) == 0 || len(g.PIRL.Negatives) == 0 {
 		t.Fatalf("golden file %s lacks expected sections", goldenPath)
 	}
 	return &g

@@ -15,7 +15,9 @@ import (
 )
 
 func infoNCEOf(tau float64) func(in []*graph.Node) *graph.Node {
-	return func(in []*graph.Node) *graph.Node { return InfoNCE(in[0], in[1], in[2], InfoNCEConfig{Temperature: tau}) }
+	return func(in []*graph.Node) *graph.Node {
+		return InfoNCE(in[0], in[1], in[2], InfoNCEConfig{Temperature: tau})
+	}
 }
 
 // TestInfoNCEHandComputed: q = k = e₀ and a queue {e₁, −e₀, 2e₁} (the last row

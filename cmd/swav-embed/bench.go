@@ -135,7 +135,7 @@ the graph). With GOMLX_BACKEND=swav:stats the backend's time per step kind is pr
 		},
 	}
 	cmd.Flags().IntVar(&steps, "steps", 5, "timed steps (after one warm-up step)")
-	cmd.Flags().IntVar(&batch, "batch", 64, "source images per step")
+	batchSizeFlag(cmd.Flags(), &batch, 64, "source images per step")
 	cmd.Flags().IntVar(&small, "small-size", 14, "size of the 4 small crops (ref_swav.py's default is 16)")
 	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the timed steps to this file")
 	cmd.Flags().StringVar(&idx, "idx", filepath.Join(dataset.DefaultFashionMNISTDir, "train-images-idx3-ubyte.gz"), "training images (IDX)")
@@ -216,7 +216,7 @@ func newBenchEmbedCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().IntVar(&batches, "batches", 3, "timed batches (after one warm-up batch)")
-	cmd.Flags().IntVar(&batch, "batch", 64, "images per batch")
+	batchSizeFlag(cmd.Flags(), &batch, 64, "images per batch")
 	cmd.Flags().BoolVar(&resnet50, "resnet50", false, "also time a (randomly initialised) ResNet-50 at 224 px")
 	return cmd
 }

@@ -32,7 +32,7 @@ type imageInputFlags struct {
 }
 
 func (f *imageInputFlags) register(fl *pflag.FlagSet) {
-	f.modelFlags.register(fl, modelFlagHelp{model: modelHelp, batchFlag: "batch-size"})
+	f.modelFlags.register(fl, modelFlagHelp{model: modelHelp, decoding: true})
 	fl.StringVar(&f.idx, "idx", "", "images as an IDX file (e.g. t10k-images-idx3-ubyte.gz) instead of globs")
 	fl.StringVar(&f.labels, "labels", "", "IDX labels of --idx (default: its name with images-idx3 → labels-idx1, when that file exists)")
 	fl.StringVar(&f.classNames, "class-names", "", `class names for IDX labels: comma-separated, or "fashion-mnist"`)
@@ -41,7 +41,7 @@ func (f *imageInputFlags) register(fl *pflag.FlagSet) {
 }
 
 // source opens the images the flags and arguments name.
-func (f imageInputFlags) source(args []string) (dataset.Source, error) {
+func (f imageInputFlags) source(cmd *cobra.Command, args []string) (dataset.Source, error) {
 	switch {
 	case f.labels != "" && f.idx == "":
 		return nil, errors.New("--labels goes with --idx")
@@ -54,8 +54,8 @@ func (f imageInputFlags) source(args []string) (dataset.Source, error) {
 	}
 	var src dataset.Source
 	switch {
-	case f.idx != "" && len(args) > 0:
-		return nil, errors.New("give image globs or --idx, not both")
+	case f.idx != "" && (len(args) > 0 || f.fromFile != ""):
+		return nil, &usageError{errors.New("give images (globs, files, directories, --from-file) or --idx, not both")}
 	case f.idx != "":
 		labels := f.labels
 		if labels == "" {
@@ -75,11 +75,11 @@ func (f imageInputFlags) source(args []string) (dataset.Source, error) {
 			return nil, err
 		}
 		src = renamedSource{s, names}
-	case len(args) == 0:
-		return nil, errors.New("give image globs (e.g. 'photos/**/*.jpg') or --idx FILE")
+	case len(args) == 0 && f.fromFile == "":
+		return nil, &usageError{errors.New("give the images (globs such as 'photos/**/*.jpg', files, directories, or --from-file LIST) or --idx FILE")}
 	case f.folderLabels:
-		if len(args) != 1 {
-			return nil, fmt.Errorf("--folder-labels takes one glob, got %d", len(args))
+		if len(args) != 1 || f.fromFile != "" {
+			return nil, &usageError{fmt.Errorf("--folder-labels takes one glob or directory (not --from-file), got %d arguments", len(args))}
 		}
 		s, err := dataset.Glob(args[0], dataset.FolderOptions{Labels: true})
 		if err != nil {
@@ -87,7 +87,7 @@ func (f imageInputFlags) source(args []string) (dataset.Source, error) {
 		}
 		src = s
 	default:
-		paths, err := expandGlobs(args)
+		paths, err := f.expandGlobs(cmd, args)
 		if err != nil {
 			return nil, err
 		}
@@ -158,9 +158,9 @@ func embedSource(cmd *cobra.Command, m *infer.Model, src dataset.Source, onErr d
 	e := &embedded{src: src}
 	labelled := src.Classes() != nil
 	var skipped []dataset.Skipped
-	bar := newBar(src.Len(), "embed")
+	bar := newProgress(cmd, src.Len(), "embed", "img")
 	err := m.EachImage(cmd.Context(), src, func(i int, vec []float32, ferr error) error {
-		_ = bar.Add(1)
+		bar.Add(1)
 		if ferr != nil {
 			return onErr.Handle(&skipped, src.Name(i), ferr)
 		}
@@ -175,26 +175,15 @@ func embedSource(cmd *cobra.Command, m *infer.Model, src dataset.Source, onErr d
 		}
 		return nil
 	})
-	_ = bar.Finish()
+	bar.Finish()
 	if err != nil {
 		return nil, err
 	}
-	reportSkippedItems(skipped)
+	reportSkipped(cmd.ErrOrStderr(), skipped)
 	if len(e.vecs) == 0 {
 		return nil, errors.New("no image could be embedded")
 	}
 	return e, nil
-}
-
-// reportSkippedItems lists skipped items on standard error.
-func reportSkippedItems(skipped []dataset.Skipped) {
-	if len(skipped) == 0 {
-		return
-	}
-	fmt.Fprintf(os.Stderr, "skipped %d:\n", len(skipped))
-	for _, s := range skipped {
-		fmt.Fprintf(os.Stderr, "  %s\n", s)
-	}
 }
 
 type clusterFlags struct {
@@ -288,7 +277,7 @@ func runCluster(cmd *cobra.Command, f clusterFlags, args []string) (err error) {
 	if f.perCluster < 1 || f.maxRows < 1 {
 		return errors.New("--per-cluster and --sheet-clusters must be at least 1")
 	}
-	src, err := f.in.source(args)
+	src, err := f.in.source(cmd, args)
 	if err != nil {
 		return err
 	}
@@ -381,8 +370,8 @@ func runCluster(cmd *cobra.Command, f clusterFlags, args []string) (err error) {
 			rep.NonEmpty++
 		}
 	}
-	fmt.Fprintf(os.Stderr, "%d images in %d clusters (%d non-empty, %s)\n", rep.Images, k, rep.NonEmpty, f.method)
-	fmt.Fprintf(os.Stderr, "sizes, largest first: %s\n", largestSizes(sizes, 20))
+	infof(cmd, "%d images in %d clusters (%d non-empty, %s)", rep.Images, k, rep.NonEmpty, f.method)
+	infof(cmd, "sizes, largest first: %s", largestSizes(sizes, 20))
 	if e.labels != nil {
 		p, err := cluster.Purity(assign, e.labels)
 		if err != nil {
@@ -393,7 +382,7 @@ func runCluster(cmd *cobra.Command, f clusterFlags, args []string) (err error) {
 			return err
 		}
 		rep.Purity, rep.NMI = &p, &n
-		fmt.Fprintf(os.Stderr, "against the %d labels: purity %.4f, NMI %.4f\n", len(classes), p, n)
+		infof(cmd, "against the %d labels: purity %.4f, NMI %.4f", len(classes), p, n)
 	}
 	if f.report != "" {
 		b, err := json.MarshalIndent(rep, "", "  ")
@@ -407,7 +396,7 @@ func runCluster(cmd *cobra.Command, f clusterFlags, args []string) (err error) {
 	if f.sheets == "" && f.sheet == "" {
 		return nil
 	}
-	return writeClusterSheets(f, e, assign, score, sizes)
+	return writeClusterSheets(cmd, f, e, assign, score, sizes)
 }
 
 // largestSizes formats up to n cluster sizes as "#3: 120, #0: 97, …".
@@ -436,7 +425,7 @@ func clustersBySize(sizes []int) []int {
 }
 
 // writeClusterSheets draws the contact sheets: each cluster's highest-scoring members.
-func writeClusterSheets(f clusterFlags, e *embedded, assign []int, score []float32, sizes []int) error {
+func writeClusterSheets(cmd *cobra.Command, f clusterFlags, e *embedded, assign []int, score []float32, sizes []int) error {
 	members := make([][]int, len(sizes))
 	for i, a := range assign {
 		members[a] = append(members[a], i)
@@ -489,7 +478,7 @@ func writeClusterSheets(f clusterFlags, e *embedded, assign []int, score []float
 				return err
 			}
 		}
-		fmt.Fprintf(os.Stderr, "%d contact sheets → %s\n", len(order), f.sheets)
+		infof(cmd, "%d contact sheets → %s", len(order), f.sheets)
 	}
 	if f.sheet != "" {
 		var rows []contactsheet.Row
@@ -499,7 +488,7 @@ func writeClusterSheets(f clusterFlags, e *embedded, assign []int, score []float
 		if err := contactsheet.WritePNG(f.sheet, rows, contactsheet.Options{Thumb: thumb, Columns: f.perCluster}); err != nil {
 			return err
 		}
-		fmt.Fprintf(os.Stderr, "contact sheet of the %d largest clusters → %s\n", len(rows), f.sheet)
+		infof(cmd, "contact sheet of the %d largest clusters → %s", len(rows), f.sheet)
 	}
 	return nil
 }

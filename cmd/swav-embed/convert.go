@@ -25,7 +25,7 @@ mean/std) is written into the header. Inputs larger than --max-input-bytes (4 Gi
 default, above the 2.3 GB of the largest released SwAV model, ResNet-50-w5) and
 anything but a regular file are refused before reading.`,
 		Args: cobra.ExactArgs(1),
-		RunE: func(_ *cobra.Command, args []string) error {
+		RunE: func(c *cobra.Command, args []string) error {
 			if out == "" {
 				return errors.New("convert: --out is required")
 			}
@@ -38,7 +38,7 @@ anything but a regular file are refused before reading.`,
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(os.Stderr, "wrote %s\n", out)
+			infof(c, "wrote %s", out)
 			return nil
 		},
 	}

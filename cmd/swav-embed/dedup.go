@@ -67,13 +67,12 @@ func runDedup(cmd *cobra.Command, f dedupFlags, globs []string) error {
 	if f.out == "" {
 		return errors.New("dedup: --out is required (the groups CSV, or - for standard output)")
 	}
-	if (f.emb != "") == (len(globs) > 0) {
-		return errors.New("dedup: give --emb or image GLOBs, not both and not neither")
+	if (f.emb != "") == (len(globs) > 0 || f.fromFile != "") {
+		return &usageError{errors.New("dedup: give --emb or images (GLOBs, files, directories, --from-file), not both and not neither")}
 	}
 	if !(f.threshold > -1 && f.threshold <= 1) {
 		return fmt.Errorf("dedup: --threshold %v: want a cosine similarity in (−1, 1]", f.threshold)
 	}
-	stderr := cmd.ErrOrStderr()
 	var set *neighbors.Set
 	var err error
 	if f.emb != "" {
@@ -91,7 +90,7 @@ func runDedup(cmd *cobra.Command, f dedupFlags, globs []string) error {
 			}
 		}
 		if _, ok := sr.(*neighbors.Index); !ok {
-			fmt.Fprintf(stderr, "building an in-memory index of %d vectors (swav-embed index saves one for reuse)\n", set.Len())
+			infof(cmd, "building an in-memory index of %d vectors (swav-embed index saves one for reuse)", set.Len())
 			if sr, err = neighbors.Build(cmd.Context(), set, neighbors.IndexOptions{}); err != nil {
 				return err
 			}
@@ -108,7 +107,7 @@ func runDedup(cmd *cobra.Command, f dedupFlags, globs []string) error {
 	for _, g := range groups {
 		dups += len(g)
 	}
-	fmt.Fprintf(stderr, "%d groups of near-duplicates (%d of %d images) at cosine ≥ %.3f\n", len(groups), dups, set.Len(), f.threshold)
+	infof(cmd, "%d groups of near-duplicates (%d of %d images) at cosine ≥ %.3f", len(groups), dups, set.Len(), f.threshold)
 	if f.sheets != "" {
 		return writeSheets(f.sheets, groups)
 	}
@@ -117,7 +116,7 @@ func runDedup(cmd *cobra.Command, f dedupFlags, globs []string) error {
 
 // embedForDedup embeds the files matching globs, skipping (and listing) unreadable ones.
 func embedForDedup(cmd *cobra.Command, f dedupFlags, globs []string) (*neighbors.Set, error) {
-	paths, err := expandGlobs(globs)
+	paths, skipped, err := f.images(cmd, globs, dataset.Skip)
 	if err != nil {
 		return nil, err
 	}
@@ -131,7 +130,6 @@ func embedForDedup(cmd *cobra.Command, f dedupFlags, globs []string) (*neighbors
 	}
 	var kept []string
 	var vecs [][]float32
-	var skipped []dataset.Skipped
 	err = m.EachFile(cmd.Context(), paths, func(i int, vec []float32, ferr error) error {
 		if ferr != nil {
 			return dataset.Skip.Handle(&skipped, paths[i], ferr)
@@ -143,12 +141,7 @@ func embedForDedup(cmd *cobra.Command, f dedupFlags, globs []string) (*neighbors
 	if err != nil {
 		return nil, err
 	}
-	if len(skipped) > 0 {
-		fmt.Fprintf(cmd.ErrOrStderr(), "skipped %d:\n", len(skipped))
-		for _, s := range skipped {
-			fmt.Fprintf(cmd.ErrOrStderr(), "  %s\n", s)
-		}
-	}
+	reportSkipped(cmd.ErrOrStderr(), skipped)
 	if len(vecs) == 0 {
 		return nil, errors.New("dedup: no image could be embedded")
 	}

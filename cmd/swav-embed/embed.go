@@ -2,14 +2,15 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
 	swav "github.com/swav-go/swav"
-	"github.com/swav-go/swav/dataset"
 	"github.com/swav-go/swav/embedio"
 	"github.com/swav-go/swav/infer"
 )
@@ -20,71 +21,69 @@ type embedFlags struct {
 	raw         bool
 }
 
+// defaultEmbedOut is embed's --out when none is given (with --format F: embeddings.F).
+const defaultEmbedOut = "embeddings.npy"
+
 func newEmbedCmd() *cobra.Command {
 	var f embedFlags
 	cmd := &cobra.Command{
-		Use:   "embed [--model m.swav] GLOB... --out emb.npy",
-		Short: "Embed images matching doublestar globs into .npy, .jsonl or .csv",
-		Long: `Embed every image matching the globs (e.g. 'photos/**/*.{jpg,jpeg,png,webp}') with a model
-(the embedded default model unless --model is given). Vectors are written as they are
-computed to a temporary file renamed to --out on success; .npy output gets a sidecar
-OUT.paths.txt listing the files in the same order.`,
-		Args: cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error { return runEmbed(cmd, f, args) },
+		Use:   "embed [--model m.swav] (IMAGES... | --from-file LIST) [--out emb.npy|emb.jsonl|emb.csv|-]",
+		Short: "Embed images (globs, files, directories) into .npy, .jsonl or .csv",
+		Long: `Embed the images with a model (the embedded default model unless --model is given).
+Vectors are written as they are computed to a temporary file renamed to --out on success
+(an error or Ctrl-C leaves no partial file); .npy output gets a sidecar OUT.paths.txt
+listing the files in the same order. --out - writes JSON Lines or CSV (--format; CSV by
+default) to standard output, with progress and messages on standard error.
+
+` + imageArgsHelp,
+		Args: cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if !cmd.Flags().Changed("out") && f.format != "" {
+				f.out = "embeddings." + strings.ToLower(f.format)
+			}
+			return runEmbed(cmd, f, args)
+		},
 	}
 	fl := cmd.Flags()
-	f.register(fl, modelFlagHelp{model: modelHelp, output: "vectors: features (pooled backbone) or projection (head output)", batchFlag: "batch"})
-	fl.StringVar(&f.out, "out", "embeddings.npy", "output file: .npy (float32 N×D + OUT.paths.txt), .jsonl or .csv")
-	fl.StringVar(&f.format, "format", "", "output format npy, jsonl or csv (default: from --out's extension)")
+	f.register(fl, modelFlagHelp{model: modelHelp, output: "vectors to write: features (pooled backbone) or projection (head output)", decoding: true})
+	fl.StringVar(&f.out, "out", defaultEmbedOut, "output file: .npy (float32 N×D + OUT.paths.txt), .jsonl or .csv; - for standard output (jsonl or csv)")
+	fl.StringVar(&f.format, "format", "", "output format npy, jsonl or csv (default: from --out's extension; csv for -)")
 	fl.BoolVar(&f.raw, "raw", false, "write vectors without L2 normalisation")
 	return cmd
 }
 
-// expandGlobs returns the files matching the patterns (doublestar globs; hidden files
-// match too) in walk order per pattern, without duplicates. A path that cannot be read
-// while walking (an unreadable folder, a symbolic link loop) is an error naming its
-// absolute path; walkGlobs can go on past such paths instead.
-func expandGlobs(patterns []string) ([]string, error) {
-	paths, _, err := walkGlobs(patterns, dataset.Fail)
-	return paths, err
-}
-
-// walkGlobs is expandGlobs under an error policy: a path that could not be read while
-// walking does not stop the walk but goes to onErr, so under skip it is returned as a
-// skipped entry naming its absolute path (for the run's skip report), and under fail it
-// is the error.
-func walkGlobs(patterns []string, onErr dataset.OnError) ([]string, []dataset.Skipped, error) {
-	var paths []string
-	var skipped []dataset.Skipped
-	seen := map[string]bool{}
-	for _, p := range patterns {
-		files, failed, err := dataset.Walk(p, dataset.WalkOptions{Hidden: true})
+// embedFormat is the output format of --out and --format: --format must agree with a
+// known extension of --out, and standard output (-) takes jsonl or csv (default csv)
+// since .npy needs its sidecar file.
+func embedFormat(out, format string) (embedio.Format, error) {
+	if out == "-" {
+		if format == "" {
+			return embedio.FormatCSV, nil
+		}
+		fm, err := embedio.FormatFromPath("standard output", format)
 		if err != nil {
-			return nil, nil, err
+			return "", &usageError{err}
 		}
-		for _, werr := range failed {
-			if seen[werr.Path] {
-				continue
-			}
-			seen[werr.Path] = true
-			if err := onErr.Handle(&skipped, werr.Path, werr); err != nil {
-				return nil, nil, fmt.Errorf("pattern %q: %w", p, err)
-			}
+		if fm == embedio.FormatNPY {
+			return "", &usageError{fmt.Errorf("--format npy cannot go to standard output (--out -): .npy needs a file and its OUT.paths.txt sidecar; give --out FILE.npy, or --format jsonl or csv")}
 		}
-		if len(files) == 0 {
-			if len(failed) > 0 {
-				return nil, nil, fmt.Errorf("pattern %q matches no readable file: %d path(s) could not be read, the first: %w", p, len(failed), failed[0])
-			}
-			return nil, nil, fmt.Errorf("pattern %q matches no file", p)
-		}
-		for _, m := range files {
-			if !seen[m] {
-				seen[m] = true
-				paths = append(paths, m)
-			}
-		}
+		return fm, nil
 	}
-	return paths, skipped, nil
+	byExt, extErr := embedio.FormatFromPath(out, "")
+	if format == "" {
+		if extErr != nil {
+			return "", &usageError{extErr}
+		}
+		return byExt, nil
+	}
+	fm, err := embedio.FormatFromPath(out, format)
+	if err != nil {
+		return "", &usageError{err}
+	}
+	if extErr == nil && fm != byExt {
+		return "", &usageError{fmt.Errorf("--format %s contradicts --out %s (a .%s name): make them agree, or drop --format", fm, out, byExt)}
+	}
+	return fm, nil
 }
 
 func loadModel(path string, opts infer.Options) (*swav.Model, error) {
@@ -103,11 +102,11 @@ func runEmbed(cmd *cobra.Command, f embedFlags, patterns []string) (err error) {
 	if err != nil {
 		return err
 	}
-	format, err := embedio.FormatFromPath(f.out, f.format)
+	format, err := embedFormat(f.out, f.format)
 	if err != nil {
 		return err
 	}
-	paths, skipped, err := walkGlobs(patterns, onErr)
+	paths, skipped, err := f.images(cmd, patterns, onErr)
 	if err != nil {
 		return err
 	}
@@ -115,7 +114,18 @@ func runEmbed(cmd *cobra.Command, f embedFlags, patterns []string) (err error) {
 	if err != nil {
 		return err
 	}
-	w, err := embedio.Create(f.out, format, m.Dim())
+	dest, shown := f.out, f.out
+	if f.out == "-" {
+		// embedio writes files: stage the rows in a private temporary folder, copied to
+		// standard output once complete and always removed.
+		dir, err := os.MkdirTemp("", "swav-embed-*")
+		if err != nil {
+			return fmt.Errorf("--out -: a temporary folder for the rows: %w", err)
+		}
+		defer os.RemoveAll(dir)
+		dest, shown = filepath.Join(dir, "rows."+string(format)), "standard output"
+	}
+	w, err := embedio.Create(dest, format, m.Dim())
 	if err != nil {
 		return err
 	}
@@ -124,43 +134,49 @@ func runEmbed(cmd *cobra.Command, f embedFlags, patterns []string) (err error) {
 			_ = w.Abort()
 		}
 	}()
-	bar := progressbar.NewOptions(len(paths), progressbar.OptionSetWriter(os.Stderr), progressbar.OptionSetDescription("embed"),
-		progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString("img"),
-		progressbar.OptionThrottle(200*time.Millisecond), progressbar.OptionClearOnFinish())
+	bar := newProgress(cmd, len(paths), "embed", "img")
 	start := time.Now()
 	err = m.EachFile(cmd.Context(), paths, func(i int, vec []float32, ferr error) error {
-		_ = bar.Add(1)
+		bar.Add(1)
 		if ferr != nil {
 			return onErr.Handle(&skipped, paths[i], ferr)
 		}
 		return w.Write(paths[i], vec)
 	})
-	_ = bar.Finish()
+	bar.Finish()
 	if err != nil {
 		return err
 	}
 	if w.Count() == 0 {
 		// Nothing under --out rather than an empty file: the deferred Abort removes the
 		// temporary file.
-		reportSkipped(skipped)
-		return fmt.Errorf("no image could be embedded: %s not written", f.out)
+		reportSkipped(cmd.ErrOrStderr(), skipped)
+		return fmt.Errorf("no image could be embedded: %s not written", shown)
 	}
 	if err := w.Close(); err != nil {
 		return err
 	}
+	if f.out == "-" {
+		if err := copyToStdout(cmd.OutOrStdout(), dest); err != nil {
+			return err
+		}
+	}
 	elapsed := time.Since(start)
-	fmt.Fprintf(os.Stderr, "embedded %d images (%d-d %s) in %s (%.1f images/s) → %s\n",
-		w.Count(), m.Dim(), output, elapsed.Round(time.Millisecond), float64(w.Count())/elapsed.Seconds(), f.out)
-	reportSkipped(skipped)
+	infof(cmd, "embedded %d images (%d-d %s) in %s (%.1f images/s) → %s",
+		w.Count(), m.Dim(), output, elapsed.Round(time.Millisecond), float64(w.Count())/elapsed.Seconds(), shown)
+	reportSkipped(cmd.ErrOrStderr(), skipped)
 	return nil
 }
 
-// reportSkipped lists the skipped images on standard error.
-func reportSkipped(skipped []dataset.Skipped) {
-	if len(skipped) > 0 {
-		fmt.Fprintf(os.Stderr, "skipped %d:\n", len(skipped))
-		for _, s := range skipped {
-			fmt.Fprintf(os.Stderr, "  %s\n", s)
-		}
+// copyToStdout copies the finished file at path to stdout.
+func copyToStdout(stdout io.Writer, path string) error {
+	r, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("--out -: %w", err)
 	}
+	defer r.Close()
+	if _, err := io.Copy(stdout, r); err != nil {
+		return fmt.Errorf("writing standard output: %w", err)
+	}
+	return nil
 }

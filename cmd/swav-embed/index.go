@@ -39,10 +39,10 @@ written unless --force is given.`, neighbors.ExactThreshold),
 				return nil
 			}
 			start := time.Now()
-			bar := newBar(set.Len(), "index")
+			bar := newProgress(cmd, set.Len(), "index", "vec")
 			ix, err := neighbors.Build(cmd.Context(), set, neighbors.IndexOptions{M: m, EfConstruction: efc,
-				Progress: func(done, _ int) { _ = bar.Set(done) }})
-			_ = bar.Finish()
+				Progress: func(done, _ int) { bar.Set(done) }})
+			bar.Finish()
 			if err != nil {
 				return err
 			}
@@ -53,7 +53,7 @@ written unless --force is given.`, neighbors.ExactThreshold),
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "indexed %d %d-d vectors in %s → %s (%.1f MB)\n",
+			infof(cmd, "indexed %d %d-d vectors in %s → %s (%.1f MB)",
 				set.Len(), set.Dim, time.Since(start).Round(time.Millisecond), out, float64(info.Size())/1e6)
 			return nil
 		},

@@ -8,52 +8,47 @@
 //	swav-embed convert swav_800ep_pretrain.pth.tar --out swav-rn50.swav
 //	swav-embed bench fashion-mnist
 //
+// Exit status: 0 on success, 1 on an error, 2 on a usage error (an unknown command or
+// flag, a bad flag value, a wrong number of arguments), 128+n when stopped by signal n
+// (130 for Ctrl-C, 143 for SIGTERM) after cleaning up (no partial output file is left).
+//
 // The compute backend is swav-go's pure-Go default unless GOMLX_BACKEND names another
 // (build with -tags xla for XLA, after installing its plugin).
 package main
 
 import (
-	"context"
 	"fmt"
 	"os"
-	"os/signal"
 	"strconv"
-	"syscall"
-
-	"time"
 
 	"github.com/gomlx/gomlx/backends"
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/swav-go/swav/backend"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := newRoot().ExecuteContext(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, "swav-embed:", err)
-		os.Exit(1)
-	}
-}
+func main() { os.Exit(runMain(os.Args[1:], os.Stderr)) }
 
 func newRoot() *cobra.Command {
 	root := &cobra.Command{
 		Use:           "swav-embed",
 		Short:         "SwAV self-supervised image embeddings in Go: pretrain, embed, evaluate",
+		Version:       versionText(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		// Every subcommand: counts such as --batch and --workers must be positive.
+		// Every subcommand: counts such as --batch-size and --workers must be positive.
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error { return checkCountFlags(cmd) },
 	}
+	root.SetVersionTemplate("{{.Version}}")
+	root.PersistentFlags().BoolP("quiet", "q", false, "no progress or summary lines on standard error (warnings, skipped files and errors still)")
 	root.AddCommand(newPretrainCmd(), newEmbedCmd(), newProbeCmd(), newExportCmd(), newInitCmd(), newConvertCmd(), newInspectCmd(), newBenchCmd(), newPredictCmd(), newClusterCmd(), newMapCmd(), newIndexCmd(), newSearchCmd(), newDedupCmd())
+	finishTree(root)
 	return root
 }
 
-// checkCountFlags rejects a zero or negative value of any count flag cmd has (--batch,
-// --batch-size, --workers, --bn-images, --steps, --batches), naming the flag: the
+// checkCountFlags rejects a zero or negative value of any count flag cmd has
+// (--batch-size or its old name --batch, --workers, --bn-images, --steps, --batches), naming the flag: the
 // libraries read 0 as "the default" and a negative worker count as "one per CPU", which
 // would silently run something other than what was asked.
 func checkCountFlags(cmd *cobra.Command) error {
@@ -64,8 +59,8 @@ func checkCountFlags(cmd *cobra.Command) error {
 		default:
 			return
 		}
-		if err != nil || f.Value.Type() != "int" {
-			return
+		if err != nil || f.Value.Type() != "int" || (f.Deprecated != "" && !f.Changed) {
+			return // a deprecated alias (--batch) is reported under its name only when given
 		}
 		v, perr := strconv.Atoi(f.Value.String())
 		switch {
@@ -81,10 +76,4 @@ func checkCountFlags(cmd *cobra.Command) error {
 // newBackend returns the backend for this run ($GOMLX_BACKEND or the default).
 func newBackend() (backends.Backend, error) {
 	return backend.New()
-}
-
-// newBar returns a progress bar on standard error.
-func newBar(total int, desc string) *progressbar.ProgressBar {
-	return progressbar.NewOptions(total, progressbar.OptionSetWriter(os.Stderr), progressbar.OptionSetDescription(desc),
-		progressbar.OptionShowCount(), progressbar.OptionThrottle(200*time.Millisecond), progressbar.OptionClearOnFinish())
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 
@@ -43,7 +42,7 @@ The projection is PCA: no maintained pure-Go t-SNE or UMAP library exists to bui
 	fl.StringVar(&f.out, "out", "", "the PNG to write (required)")
 	fl.StringVar(&f.color, "color", "", "label, cluster or none (default: label when labelled, else none)")
 	fl.StringVar(&f.method, "method", "pca", "projection: pca")
-	fl.StringVar(&f.output, "output", "features", "vectors to map: features (pooled backbone) or projection (head output)")
+	vectorsFlag(fl, &f.output, "vectors to map: features (pooled backbone) or projection (head output)")
 	fl.IntVar(&f.k, "k", 10, "k-means clusters for --color cluster")
 	fl.Uint64Var(&f.seed, "seed", 1, "seed of k-means and of the drawing order")
 	fl.StringVar(&f.points, "points", "", "also write the 2-D points as CSV to this file")
@@ -79,7 +78,7 @@ func runMap(cmd *cobra.Command, f mapFlags, args []string) (err error) {
 	if err != nil {
 		return err
 	}
-	src, err := f.in.source(args)
+	src, err := f.in.source(cmd, args)
 	if err != nil {
 		return err
 	}
@@ -149,7 +148,7 @@ func runMap(cmd *cobra.Command, f mapFlags, args []string) (err error) {
 	if err := embmap.WritePNG(f.out, pts, opts); err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "map of %d images (PC 1 and 2 explain %.1f %% and %.1f %% of the variance) → %s\n", len(pts), frac(0), frac(1), f.out)
+	infof(cmd, "map of %d images (PC 1 and 2 explain %.1f %% and %.1f %% of the variance) → %s", len(pts), frac(0), frac(1), f.out)
 	if f.points == "" {
 		return nil
 	}

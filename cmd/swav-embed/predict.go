@@ -14,7 +14,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/swav-go/swav/dataset"
 	"github.com/swav-go/swav/linearprobe"
 )
 
@@ -31,22 +30,22 @@ func newPredictCmd() *cobra.Command {
 		Short: "Classify images with a saved linear probe: path, class and top-k probabilities as CSV or JSONL",
 		Long: `Embed the images matching the globs with a model (the embedded default model unless --model
 is given) and classify them with a linear probe saved by 'swav-embed probe --save-probe'.
-The probe must come from the same model and --output it was trained on; a probe whose
+The probe must come from the same model and --vectors it was trained on; a probe whose
 feature dimension does not match the model's is refused.
 
 Output (--out, by its extension, or standard output when absent or -): CSV with columns
 path, class, probability, then class_2, probability_2 … up to --top-k; or JSONL with
 {"path", "class", "top": [{"index", "class", "probability"}, …]}. Unreadable images are
 listed on standard error and left out (--on-error skip) or stop the run (fail).`,
-		Args: cobra.MinimumNArgs(1),
+		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error { return runPredict(cmd, f, args) },
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.probe, "probe", "", "linear probe saved by 'swav-embed probe --save-probe' (required)")
 	f.register(fl, modelFlagHelp{
-		model:     "model checkpoint the probe was trained on (default: the embedded model)",
-		output:    "the vectors the probe was trained on: features or projection",
-		batchFlag: "batch-size",
+		model:    "model checkpoint the probe was trained on (default: the embedded model)",
+		output:   "the vectors the probe was trained on: features or projection",
+		decoding: true,
 	})
 	fl.StringVar(&f.out, "out", "", "output file: .csv or .jsonl (default: CSV on standard output; - too)")
 	fl.StringVar(&f.format, "format", "", "csv or jsonl (default: from --out's extension)")
@@ -93,7 +92,7 @@ func runPredict(cmd *cobra.Command, f predictFlags, patterns []string) (err erro
 	if err != nil {
 		return err
 	}
-	paths, err := expandGlobs(patterns)
+	paths, skipped, err := f.images(cmd, patterns, onErr)
 	if err != nil {
 		return err
 	}
@@ -103,7 +102,7 @@ func runPredict(cmd *cobra.Command, f predictFlags, patterns []string) (err erro
 	}
 	if m.Dim() != probe.D {
 		return fmt.Errorf("probe %s was trained on %d-dimensional vectors but the model gives %d-dimensional %s: "+
-			"give the --model and --output the probe was trained with", f.probe, probe.D, m.Dim(), output)
+			"give the --model and --vectors the probe was trained with", f.probe, probe.D, m.Dim(), output)
 	}
 	k := min(f.topK, probe.C)
 	w, err := createTable(f.out, format)
@@ -122,11 +121,10 @@ func runPredict(cmd *cobra.Command, f predictFlags, patterns []string) (err erro
 	if err := w.header(header); err != nil {
 		return err
 	}
-	var skipped []dataset.Skipped
 	written := 0
-	bar := newBar(len(paths), "predict")
+	bar := newProgress(cmd, len(paths), "predict", "img")
 	err = probe.EachFilePrediction(cmd.Context(), m, paths, k, func(_ int, p linearprobe.Prediction) error {
-		_ = bar.Add(1)
+		bar.Add(1)
 		if p.Err != nil {
 			return onErr.Handle(&skipped, p.Path, p.Err)
 		}
@@ -137,11 +135,11 @@ func runPredict(cmd *cobra.Command, f predictFlags, patterns []string) (err erro
 		written++
 		return w.record(fields, predictRow{Path: p.Path, Class: p.Top[0].Class, Top: p.Top})
 	})
-	_ = bar.Finish()
+	bar.Finish()
 	if err != nil {
 		return err
 	}
-	reportSkippedItems(skipped)
+	reportSkipped(cmd.ErrOrStderr(), skipped)
 	if written == 0 {
 		return errors.New("no image could be classified")
 	}
@@ -149,7 +147,7 @@ func runPredict(cmd *cobra.Command, f predictFlags, patterns []string) (err erro
 		return err
 	}
 	if f.out != "" && f.out != "-" {
-		fmt.Fprintf(os.Stderr, "classified %d images into %d classes → %s\n", written, probe.C, f.out)
+		infof(cmd, "classified %d images into %d classes → %s", written, probe.C, f.out)
 	}
 	return nil
 }

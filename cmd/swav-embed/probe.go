@@ -49,8 +49,8 @@ accuracy and the confusion matrix on the test set. --knn adds weighted kNN (k = 
 	fl.StringVar(&f.testLabels, "test-labels", "", "IDX labels of --test-idx (default: derived likewise)")
 	fl.StringVar(&f.trainEmb, "train-emb", "", "saved training embeddings (.npy from embed, labels from each path's folder) instead of images")
 	fl.StringVar(&f.testEmb, "test-emb", "", "saved test embeddings (.npy from embed)")
-	fl.StringVar(&f.onError, "on-error", "skip", "unreadable images: skip or fail")
-	fl.StringVar(&f.output, "output", "features", "features (pooled backbone, the paper's protocol) or projection")
+	onErrorFlag(fl, &f.onError, onErrorHelp)
+	vectorsFlag(fl, &f.output, "vectors: features (pooled backbone, the paper's protocol) or projection")
 	fl.BoolVar(&f.rawPixels, "raw-pixels", false, "use the [0,1] pixels as features instead of a model (baseline)")
 	fl.BoolVar(&f.knn, "knn", false, "also evaluate weighted kNN (k 20 and 200, temperature 0.07)")
 	fl.BoolVar(&f.noLinear, "no-linear", false, "skip the linear probe")
@@ -59,8 +59,8 @@ accuracy and the confusion matrix on the test set. --knn adds weighted kNN (k = 
 	fl.StringVar(&f.reportPath, "report", "", "write the reports as JSON to this file")
 	fl.StringVar(&f.confusionPath, "confusion", "", "write the linear probe's confusion matrix as PNG to this file")
 	fl.StringVar(&f.saveProbe, "save-probe", "", "save the trained linear probe (checkpoint format) to this file")
-	fl.IntVar(&f.workers, "workers", 2, "goroutines decoding images")
-	fl.IntVar(&f.batch, "batch", 64, "images per forward pass")
+	fl.IntVar(&f.workers, "workers", 2, workersHelp)
+	batchSizeFlag(fl, &f.batch, 64, batchHelp)
 	return cmd
 }
 
@@ -135,15 +135,13 @@ func runProbe(cmd *cobra.Command, f probeFlags) error {
 			src  dataset.Source
 			dst  *linearprobe.Dataset
 		}{{"train", trainSrc, &train}, {"test", testSrc, &test}} {
-			bar := newBar(part.src.Len(), "embed "+part.name)
-			d, skipped, err := evaluate.Embed(ctx, m.Model, part.src, onErr, func(done, _ int) { _ = bar.Set(done) })
-			_ = bar.Finish()
+			bar := newProgress(cmd, part.src.Len(), "embed "+part.name, "img")
+			d, skipped, err := evaluate.Embed(ctx, m.Model, part.src, onErr, func(done, _ int) { bar.Set(done) })
+			bar.Finish()
 			if err != nil {
 				return err
 			}
-			for _, s := range skipped {
-				fmt.Fprintf(os.Stderr, "skipped %s\n", s)
-			}
+			reportSkipped(cmd.ErrOrStderr(), skipped)
 			*part.dst = d
 		}
 	}
@@ -153,17 +151,17 @@ func runProbe(cmd *cobra.Command, f probeFlags) error {
 // probeAndReport trains and evaluates the probes and prints (and saves) the reports.
 func probeAndReport(cmd *cobra.Command, f probeFlags, be backends.Backend, train, test linearprobe.Dataset) error {
 	ctx := cmd.Context()
-	fmt.Fprintf(os.Stderr, "features: train %d×%d, test %d×%d\n", train.N, train.D, test.N, test.D)
+	infof(cmd, "features: train %d×%d, test %d×%d", train.N, train.D, test.N, test.D)
 	var reports []*linearprobe.Report
 	if !f.noLinear {
-		bar := newBar(1, "linear probe")
+		bar := newProgress(cmd, 1, "linear probe", "step")
 		probe, err := linearprobe.TrainLinear(ctx, be, train, linearprobe.LinearOptions{Epochs: f.epochs, Seed: f.seed,
 			Progress: func(stage string, done, total int) {
 				bar.ChangeMax(total)
 				bar.Describe("linear probe: " + stage)
-				_ = bar.Set(done)
+				bar.Set(done)
 			}})
-		_ = bar.Finish()
+		bar.Finish()
 		if err != nil {
 			return err
 		}

@@ -30,7 +30,7 @@ func newSearchCmd() *cobra.Command {
 		Short: "Find the images of an embeddings file most similar to query images or to files already in it",
 		Long: fmt.Sprintf(`Find the k nearest neighbours, by cosine similarity, among the vectors of an embeddings
 file: of query images (embedded with --model, default the embedded model; use the model
-and --output that wrote the file), or of paths already in the file (--path; the path
+and --vectors that wrote the file), or of paths already in the file (--path; the path
 itself is left out of its results).
 
 The HNSW index is used when --index is given or EMB.hnsw exists (built by the index
@@ -89,7 +89,7 @@ func runSearch(cmd *cobra.Command, f searchFlags, images []string) error {
 	if f.emb == "" {
 		return errors.New("search: --emb is required (the embeddings file to search)")
 	}
-	if (len(images) > 0) == (len(f.paths) > 0) {
+	if (len(images) > 0 || f.fromFile != "") == (len(f.paths) > 0) {
 		return errors.New("search: give query images or --path, not both and not neither")
 	}
 	if f.k < 1 {
@@ -125,7 +125,7 @@ func runSearch(cmd *cobra.Command, f searchFlags, images []string) error {
 			queries = append(queries, query{p, set.Row(i), i})
 		}
 	} else {
-		paths, err := expandGlobs(images)
+		paths, err := f.expandGlobs(cmd, images)
 		if err != nil {
 			return err
 		}
@@ -142,7 +142,7 @@ func runSearch(cmd *cobra.Command, f searchFlags, images []string) error {
 			if name == "" {
 				name = "the embedded default model"
 			}
-			return fmt.Errorf("search: %s gives %d-d vectors (--output %s) but %s holds %d-d vectors: query with the model and --output that wrote the file",
+			return fmt.Errorf("search: %s gives %d-d vectors (--vectors %s) but %s holds %d-d vectors: query with the model and --vectors that wrote the file",
 				name, m.Dim(), f.output, f.emb, set.Dim)
 		}
 		err = m.EachFile(cmd.Context(), paths, func(i int, vec []float32, ferr error) error {

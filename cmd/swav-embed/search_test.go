@@ -194,7 +194,7 @@ func TestSearchByImage(t *testing.T) {
 	}
 	// The tiny model's 8-d features cannot be compared with the default model's 128.
 	_, _, err = runOut(t, "search", "--emb", emb, "--model", "../../infer/testdata/tiny.swav", "../../testdata/images/sunset.jpg")
-	if err == nil || !strings.Contains(err.Error(), "gives 8-d vectors (--output features) but") || !strings.Contains(err.Error(), "128-d") {
+	if err == nil || !strings.Contains(err.Error(), "gives 8-d vectors (--vectors features) but") || !strings.Contains(err.Error(), "128-d") {
 		t.Errorf("dimension mismatch: %v", err)
 	}
 }

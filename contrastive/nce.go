@@ -49,7 +49,8 @@ func (c NCEConfig) Validate() error {
 // memory-bank entries m of the same images, and negatives the K×D bank entries drawn
 // as noise (shared by the batch). All are L2-normalised here; positive and negatives
 // carry no gradient. partition is the scalar normalisation constant Z (no gradient);
-// nil means the estimate of this batch (below). With P(m) = exp(vᵀm/τ)/Z, the
+// nil or a value ≤ 0 (an unset Z, such as memory.Bank's before its first step) means
+// the estimate of this batch (below). With P(m) = exp(vᵀm/τ)/Z, the
 // model's unnormalised probability that m is v's image, and c = K/|D| (K noise
 // samples from the uniform distribution 1/|D|),
 //
@@ -62,8 +63,8 @@ func (c NCEConfig) Validate() error {
 // estimate is the reference's compute_partition_function on this batch: the mean of
 // exp(vᵀm/τ) over the B·(K+1) positive and negative scores, times |D| (no
 // gradient). The reference sets Z to it once, on the first step, and keeps it; the
-// caller stores it in a variable (see package memory) and passes it as partition
-// from then on.
+// caller stores it in a variable (memory.Bank.KeepPartition) and passes that
+// variable as partition on every step.
 //
 // The results are scalars in the compute dtype. NCE panics (with an error) on an
 // invalid configuration or mismatched shapes.
@@ -87,7 +88,8 @@ func NCE(embedding, positive, negatives, partition *graph.Node, cfg NCEConfig) (
 	estimate = graph.StopGradient(graph.MulScalar(graph.ReduceAllMean(graph.Exp(all)), float64(cfg.DataSize)))
 	z := estimate
 	if partition != nil {
-		z = graph.StopGradient(graph.ConvertDType(partition, dtype))
+		given := graph.StopGradient(graph.ConvertDType(partition, dtype))
+		z = graph.Where(graph.GreaterThan(given, graph.ScalarZero(given.Graph(), dtype)), given, estimate)
 	}
 	logZ := graph.Log(z)
 
@@ -141,9 +143,9 @@ func (c PIRLConfig) Validate() error {
 // features through the patch head), image the B×D batch f(v_I) (the image's
 // features through the image head), positive the B×D memory-bank entries m_I of the
 // batch's images, and negatives the K×D entries drawn from the bank; each L_NCE is
-// [NCE]. Both terms use one normalisation constant: partition, or when it is nil the
-// estimate of the jigsaw term, as the reference (whose patches term runs first and
-// sets Z). estimate is the jigsaw term's (see [NCE]).
+// [NCE]. Both terms use one normalisation constant: partition, or when it is nil or
+// ≤ 0 the estimate of the jigsaw term, as the reference (whose patches term runs
+// first and sets Z). estimate is the jigsaw term's (see [NCE]).
 //
 // One difference from the reference: both terms and all B images share the K
 // negatives (the reference draws K per image and per term). The expectation of the
@@ -159,9 +161,10 @@ func PIRL(jigsaw, image, positive, negatives, partition *graph.Node, cfg PIRLCon
 		panic(fmt.Errorf("contrastive.PIRL: image has shape %s, jigsaw %s (want equal)", image.Shape(), jigsaw.Shape()))
 	}
 	jigsawLoss, estimate := NCE(jigsaw, positive, negatives, partition, cfg.NCE)
-	z := partition
-	if z == nil {
-		z = estimate
+	z := estimate
+	if partition != nil {
+		given := graph.ConvertDType(partition, estimate.DType())
+		z = graph.Where(graph.GreaterThan(given, graph.ScalarZero(given.Graph(), given.DType())), given, estimate)
 	}
 	imageLoss, _ := NCE(image, positive, negatives, z, cfg.NCE)
 	loss = graph.Add(graph.MulScalar(jigsawLoss, cfg.Lambda), graph.MulScalar(imageLoss, 1-cfg.Lambda))

@@ -16,13 +16,13 @@ import (
 )
 
 // pirlOutputs compiles PIRL over (jigsaw, image, positive, negatives) with partition
-// z (≤ 0: nil, the batch's estimate) and returns loss, estimate and the gradients
-// with respect to jigsaw and image.
+// z (< 0: nil; 0: a zero scalar, an unset Z; both mean the batch's estimate) and
+// returns loss, estimate and the gradients with respect to jigsaw and image.
 func pirlOutputs(t *testing.T, in []matrix, z float64, cfg PIRLConfig, dtype dtypes.DType) (loss, estimate float64, grads []matrix) {
 	t.Helper()
 	exec, err := graph.NewExec(newBackend(t), func(p []*graph.Node) []*graph.Node {
 		var partition *graph.Node
-		if z > 0 {
+		if z >= 0 {
 			partition = graph.Scalar(p[0].Graph(), dtype, z)
 		}
 		l, e := PIRL(p[0], p[1], p[2], p[3], partition, cfg)
@@ -66,11 +66,14 @@ func TestPIRLHandComputed(t *testing.T) {
 			loss, estimate, _ := pirlOutputs(t, in, 1, cfg, dtype)
 			assertScalar(t, "loss", loss, 0.25*jig+0.75*img, tol(dtype))
 			assertScalar(t, "estimate", estimate, math.E+1, tol(dtype)*10)
-			// Without a partition both terms divide by the estimate e + 1.
-			loss, _, _ = pirlOutputs(t, in, 0, cfg, dtype)
+			// Without a partition, or with an unset one (0), both terms divide by the
+			// estimate e + 1.
 			z := math.E + 1
 			want := 0.25*ncePieces(math.E/z, []float64{1 / z}, 0.5) + 0.75*ncePieces(1/z, []float64{math.E / z}, 0.5)
-			assertScalar(t, "loss with the estimated Z", loss, want, tol(dtype))
+			for _, unset := range []float64{-1, 0} {
+				loss, _, _ = pirlOutputs(t, in, unset, cfg, dtype)
+				assertScalar(t, "loss with the estimated Z", loss, want, tol(dtype))
+			}
 		})
 	}
 }

@@ -65,6 +65,12 @@ func (s Simulated) AllReduce(perReplica []*graph.Node, op backends.ReduceOpType)
 // and holds one replica, and AllReduce is GoMLX's AllReduce over every device of the
 // mesh (graph.Graph.Distributed), lowered to stablehlo.all_reduce.
 //
+// GoMLX v0.26.0 defines no gradient for its AllReduce node (rev_autodiff.go has no VJP
+// for NodeTypeAllReduce), so the sum is wrapped by [withSelfAdjointGradient]: its
+// gradient is the all-reduced sum of the incoming gradients, which is the exact gradient
+// of y_s = Σ_r x_r on every replica s, and what synchronised batch norm's backward pass
+// computes. The maximum gets no gradient (Sinkhorn, its only user, stops gradients).
+//
 // In GoMLX v0.26.0 only the XLA backend compiles such graphs; the pure-Go backends fail
 // at graph construction with "not implemented" for DistributedSPMD.
 type SPMD struct {
@@ -84,7 +90,22 @@ func (s SPMD) AllReduce(perReplica []*graph.Node, op backends.ReduceOpType) []*g
 		panic(fmt.Sprintf("dataparallel.SPMD.AllReduce: reduction %s not supported (want %s or %s)", op, backends.ReduceOpSum, backends.ReduceOpMax))
 	}
 	x := perReplica[0]
-	return []*graph.Node{x.Graph().Distributed().AllReduceOne(x, op)}
+	allReduce := func(v *graph.Node) *graph.Node { return v.Graph().Distributed().AllReduceOne(v, op) }
+	if op == backends.ReduceOpMax {
+		return []*graph.Node{allReduce(graph.StopGradient(x))}
+	}
+	return []*graph.Node{withSelfAdjointGradient(x, allReduce)}
+}
+
+// withSelfAdjointGradient returns f(x) whose gradient, for an incoming gradient v, is
+// f(v): the vector-Jacobian product of a linear, self-adjoint f (such as a sum
+// all-reduce, whose Jacobian is all ones between replicas) without relying on f's own
+// gradient. The forward value is f(x) exactly: it adds x − x, whose gradient goes through
+// the custom identity.
+func withSelfAdjointGradient(x *graph.Node, f func(*graph.Node) *graph.Node) *graph.Node {
+	y := graph.StopGradient(f(graph.StopGradient(x)))
+	through := graph.IdentityWithCustomGradient(x, func(_, v *graph.Node) *graph.Node { return f(v) })
+	return graph.Add(y, graph.Sub(through, graph.StopGradient(x)))
 }
 
 // checkSameShapes panics unless all nodes have the same shape.

@@ -86,3 +86,34 @@ func TestCollectivePanics(t *testing.T) {
 		t.Errorf("SPMD replicas %d, want 2", got)
 	}
 }
+
+// TestSelfAdjointGradient: the wrapper gives f(x) forward and f(v) backward even when f
+// itself has no gradient (here f stops it, as GoMLX's AllReduce has none).
+func TestSelfAdjointGradient(t *testing.T) {
+	backend := newBackend(t)
+	f := func(v *graph.Node) *graph.Node { return graph.StopGradient(graph.MulScalar(v, 3)) }
+	exec, err := graph.NewExec(backend, func(x, w *graph.Node) []*graph.Node {
+		y := withSelfAdjointGradient(x, f)
+		loss := graph.ReduceAllSum(graph.Mul(y, w))
+		return []*graph.Node{y, graph.Gradient(loss, x)[0]}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := []float32{1e-8, 2, -5}
+	out, err := exec.Exec(x, []float32{0.5, -1, 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	y, grad := out[0].Value().([]float32), out[1].Value().([]float32)
+	for i := range x {
+		if want := x[i] * 3; y[i] != want {
+			t.Errorf("forward[%d] = %g, want exactly %g", i, y[i], want)
+		}
+	}
+	for i, want := range []float32{1.5, -3, 12} {
+		if grad[i] != want {
+			t.Errorf("gradient[%d] = %g, want f(w) = %g", i, grad[i], want)
+		}
+	}
+}

@@ -136,3 +136,57 @@ func TestXLAMomentsSPMD(t *testing.T) {
 		}
 	}
 }
+
+// TestXLAMomentsGradientSPMD: the gradient of a loss of the synchronised moments with
+// respect to each device's activations, computed under SPMD (through the all-reduce's
+// self-adjoint gradient), equals the gradient computed with every shard in one graph.
+func TestXLAMomentsGradientSPMD(t *testing.T) {
+	backend, n := newXLABackend(t)
+	mesh, err := NewMesh(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(4, 5))
+	shards := make([][][]float64, n)
+	for r := range shards {
+		shards[r] = randomMatrix(rng, 6, 3, -2, 2)
+	}
+	loss := func(m, v *graph.Node) *graph.Node { // any smooth function of both moments
+		return graph.ReduceAllSum(graph.Add(graph.Mul(m, m), graph.Sqrt(graph.AddScalar(v, 1e-3))))
+	}
+	spmd, err := graph.NewExec(backend, func(x *graph.Node) *graph.Node {
+		m, v := Moments([]*graph.Node{x}, SPMD{Mesh: mesh}, nil, 0)
+		return graph.Gradient(loss(m[0], v[0]), x)[0]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := make([]any, n)
+	for r := range args {
+		args[r] = toTensor(t, shards[r], dtypes.Float32)
+	}
+	got, err := spmd.SPMD(mesh).Exec(args...)
+	if err != nil {
+		t.Fatalf("SPMD gradient on %d devices: %v", n, err)
+	}
+	sim, err := graph.NewExec(backend, func(in []*graph.Node) []*graph.Node {
+		m, v := Moments(in, Simulated{N: n}, nil, 0)
+		return graph.Gradient(loss(m[0], v[0]), in...)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	simArgs := make([]any, n)
+	for r := range simArgs {
+		simArgs[r] = toTensor(t, shards[r], dtypes.Float32)
+	}
+	want, err := sim.Exec(simArgs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for r := range n {
+		if d := maxAbsDiff(t, "gradient", toMatrix(t, got[r]), toMatrix(t, want[r])); d > 1e-5 {
+			t.Errorf("device %d: SPMD gradient differs from the one-graph gradient by %.3g", r, d)
+		}
+	}
+}

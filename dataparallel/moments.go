@@ -7,7 +7,7 @@ import (
 
 // Moments returns the batch mean and biased variance over axes of the global batch whose
 // replicas hold local, as synchronised batch norm needs them: each replica sums
-// Σ(x−s) and Σ(x−s)² over its own values, one all-reduce adds the sums of all replicas,
+// Σ(x−s) and Σ(x−s)² over its own values, all-reduces add those of all replicas,
 // and mean = s + Σ(x−s)/N, variance = Σ(x−s)²/N − (Σ(x−s)/N)², N = n·(values per
 // replica along axes). This is what PyTorch's SyncBatchNorm and apex's syncbn compute
 // (they exchange per-device mean, variance and count, equivalent sufficient statistics).
@@ -34,21 +34,25 @@ func Moments(local []*graph.Node, c Collective, shift *graph.Node, axes ...int) 
 	}
 	count := float64(perReplica * c.Replicas())
 
-	// Σ(x−s) and Σ(x−s)² stacked as [2, …], so one all-reduce carries both.
+	// Σ(x−s) and Σ(x−s)², one all-reduce each (XLA's all-reduce combiner merges
+	// independent all-reduces into one collective).
 	sums := make([]*graph.Node, len(local))
+	squares := make([]*graph.Node, len(local))
 	for r, x := range local {
 		centred := x
 		if shift != nil {
 			centred = graph.Sub(x, graph.ExpandAxes(shift, axes...))
 		}
-		sums[r] = graph.Stack([]*graph.Node{graph.ReduceSum(centred, axes...), graph.ReduceSum(graph.Square(centred), axes...)}, 0)
+		sums[r] = graph.ReduceSum(centred, axes...)
+		squares[r] = graph.ReduceSum(graph.Square(centred), axes...)
 	}
 	sums = c.AllReduce(sums, backends.ReduceOpSum)
+	squares = c.AllReduce(squares, backends.ReduceOpSum)
 	mean = make([]*graph.Node, len(local))
 	variance = make([]*graph.Node, len(local))
 	for r := range local {
-		m := graph.DivScalar(graph.Squeeze(graph.Slice(sums[r], graph.AxisElem(0)), 0), count)
-		sq := graph.DivScalar(graph.Squeeze(graph.Slice(sums[r], graph.AxisElem(1)), 0), count)
+		m := graph.DivScalar(sums[r], count)
+		sq := graph.DivScalar(squares[r], count)
 		v := graph.Sub(sq, graph.Square(m))
 		variance[r] = graph.Max(v, graph.ZerosLike(v)) // Rounding can leave −ulp.
 		if shift != nil {

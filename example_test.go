@@ -2,10 +2,14 @@ package swav_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"image"
 	"log"
+	"strings"
 
 	swav "github.com/swav-go/swav"
+	"github.com/swav-go/swav/imageio"
 	"github.com/swav-go/swav/linearprobe"
 )
 
@@ -14,11 +18,12 @@ func ExampleLoadDefault() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	vecs, err := m.EmbedFiles(context.Background(), []string{"testdata/images/sunset.jpg", "testdata/images/mountains.png"})
+	defer m.Close()
+	res, err := m.EmbedFiles(context.Background(), []string{"testdata/fashion/train/bag/00018.png", "testdata/fashion/test/bag/00053.png"})
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println(len(vecs), "vectors of", m.Dim(), "values")
+	fmt.Println(len(res.Vectors), "vectors of", m.Dim(), "values")
 	// Output: 2 vectors of 128 values
 }
 
@@ -42,12 +47,63 @@ func ExampleModel() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	vecs, err := m.EmbedFiles(context.Background(), []string{"testdata/images/leaf.gif"})
+	defer m.Close()
+	vecs, err := m.Embed(context.Background(), []image.Image{image.NewGray(image.Rect(0, 0, 28, 28))})
 	if err != nil {
 		log.Fatal(err)
 	}
 	fmt.Println(len(vecs[0]))
 	// Output: 128
+}
+
+func ExampleModel_EmbedFiles() {
+	m, err := swav.LoadDefault(swav.Options{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer m.Close()
+	res, err := m.EmbedFiles(context.Background(), []string{
+		"testdata/fashion/train/bag/00018.png", "imageio/testdata/bad/truncated.png", "testdata/fashion/test/bag/00053.png"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(res.Paths, res.Index)
+	for _, f := range res.Failed {
+		fmt.Println(f.Index, f.Path, errors.Is(f, imageio.ErrCorrupt))
+	}
+	fmt.Println(res.Err() != nil) // Err: all or nothing
+	// Output:
+	// [testdata/fashion/train/bag/00018.png testdata/fashion/test/bag/00053.png] [0 2]
+	// 1 imageio/testdata/bad/truncated.png true
+	// true
+}
+
+func ExampleModel_Close() {
+	m, err := swav.LoadDefault(swav.Options{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := m.Close(); err != nil {
+		log.Fatal(err)
+	}
+	_, err = m.EmbedFiles(context.Background(), []string{"testdata/fashion/train/bag/00018.png"})
+	fmt.Println(errors.Is(err, swav.ErrClosed), m.Dim())
+	// Output: true 128
+}
+
+func ExampleOptions_warn() {
+	// Options.Warn receives, once per Model, a warning about inputs that do not fit the
+	// model, here a colour photo given to the 28×28 grayscale default model (nil: the
+	// standard logger).
+	m, err := swav.LoadDefault(swav.Options{Warn: func(msg string) { fmt.Println(strings.SplitN(msg, ": ", 2)[0]) }})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer m.Close()
+	if _, err := m.EmbedFiles(context.Background(), []string{"testdata/images/sunset.jpg", "testdata/images/balloon.png"}); err != nil {
+		log.Fatal(err)
+	}
+	// Output: testdata/images/sunset.jpg is a 96×64 colour image, for a model of 28×28 grayscale images (embedded:models/default.swav)
 }
 
 func ExampleOptions() {
@@ -57,23 +113,38 @@ func ExampleOptions() {
 }
 
 func ExampleCosine() {
-	fmt.Printf("%.4f\n", swav.Cosine([]float32{1, 0}, []float32{1, 1}))
-	// Output: 0.7071
+	sim, err := swav.Cosine([]float32{1, 0}, []float32{1, 1})
+	fmt.Printf("%.4f %v\n", sim, err)
+	_, err = swav.Cosine([]float32{1, 0}, nil)
+	fmt.Println(err)
+	// Output:
+	// 0.7071 <nil>
+	// swav: Cosine of vectors of lengths 2 and 0: want two non-empty vectors of one length
 }
 
 func ExampleNearest() {
 	set := [][]float32{{1, 0}, {0, 1}, {0.9, 0.1}}
-	for _, n := range swav.Nearest([]float32{1, 0}, set, 2) {
+	near, err := swav.Nearest([]float32{1, 0}, set, 2)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, n := range near {
 		fmt.Printf("%d %.3f\n", n.Index, n.Similarity)
 	}
+	_, err = swav.Nearest([]float32{1, 0}, append(set, []float32{1, 2, 3}), 2)
+	fmt.Println(err)
 	// Output:
 	// 0 1.000
 	// 2 0.994
+	// swav: Nearest: set[3] has 3 values, the query 2
 }
 
 func ExampleNeighbor() {
-	n := swav.Nearest([]float32{0, 1}, [][]float32{{1, 0}, {0, 2}}, 1)[0]
-	fmt.Println(n.Index, n.Similarity)
+	near, err := swav.Nearest([]float32{0, 1}, [][]float32{{1, 0}, {0, 2}}, 1)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(near[0].Index, near[0].Similarity)
 	// Output: 1 1
 }
 

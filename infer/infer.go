@@ -5,9 +5,9 @@
 // projection-head outputs, L2-normalised unless asked otherwise.
 //
 // A Model compiles its graph once per padded batch size (a power of two up to
-// Options.BatchSize)
-// and is safe for concurrent use by many goroutines. The package imports no training or
-// CLI code.
+// Options.BatchSize) and is safe for concurrent use by many goroutines; Close releases
+// the compiled graphs and the weights. The package imports no training or CLI code, and
+// prints nothing: warnings about inputs that do not fit the model go to Options.Warn.
 package infer
 
 import (
@@ -18,6 +18,7 @@ import (
 	"math"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/gomlx/gomlx/backends"
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX's idiom for graph code.
@@ -27,6 +28,7 @@ import (
 	"github.com/swav-go/swav/backend"
 	"github.com/swav-go/swav/checkpoint"
 	"github.com/swav-go/swav/imageio"
+	"github.com/swav-go/swav/internal/panics"
 	"github.com/swav-go/swav/model"
 )
 
@@ -85,10 +87,21 @@ type Options struct {
 	// see checkpoint.ReadOptions). Its Validate hook, if set, runs after infer's own
 	// checks (see Validate), before the tensors are read.
 	Read checkpoint.ReadOptions
+	// Warn, when set, receives one warning, at most once per Model, when an input image
+	// clearly does not fit the model (see CheckFit: a colour image given to a grayscale
+	// model, or a shorter side far from the model's input side); the message says what
+	// to use instead. It may be called from any goroutine of Embed, EmbedFiles,
+	// EachFile, EachImage or PrepareInput. nil (the default) checks nothing: package
+	// infer prints nothing. Package swav defaults it to the standard logger.
+	Warn func(msg string)
 }
+
+// ErrClosed is returned by every embedding method of a Model after Close.
+var ErrClosed = errors.New("infer: the model is closed")
 
 // Model is a loaded network ready to embed images. It is safe for concurrent use.
 type Model struct {
+	name   string
 	cfg    model.Config
 	pre    checkpoint.Preprocess
 	header checkpoint.Header
@@ -96,7 +109,13 @@ type Model struct {
 	ctx    *context.Context
 	exec   *context.Exec
 	protos []checkpoint.Tensor
-	mu     sync.Mutex // serialises executions: each already uses every core
+	ownBE  bool // the backend was created by FromFile: Close finalizes it
+
+	mu     sync.Mutex // serialises executions (each already uses every core) and Close
+	closed bool       // guarded by mu
+
+	warnOnce sync.Once
+	warned   atomic.Bool // set once Warn was called: later images are not checked
 }
 
 // Load reads the checkpoint at path and prepares the model for inference. The header
@@ -104,7 +123,7 @@ type Model struct {
 // allocated, so a hostile header is refused before anything proportional to the sizes
 // it declares is allocated.
 func Load(path string, opts Options) (*Model, error) {
-	f, err := checkpoint.LoadWith(path, readOptions(opts))
+	f, err := checkpoint.LoadWith(path, readOptions(opts, path))
 	if err != nil {
 		return nil, err
 	}
@@ -114,16 +133,16 @@ func Load(path string, opts Options) (*Model, error) {
 // LoadBytes is Load for a checkpoint held in memory (e.g. embedded with go:embed); name
 // is used in error messages.
 func LoadBytes(data []byte, name string, opts Options) (*Model, error) {
-	f, err := checkpoint.DecodeWith(data, name, readOptions(opts))
+	f, err := checkpoint.DecodeWith(data, name, readOptions(opts, name))
 	if err != nil {
 		return nil, err
 	}
 	return FromFile(f, name, opts)
 }
 
-// readOptions returns opts.Read with Validate run on the header and tensor table before
-// the payload is read, then the caller's own hook.
-func readOptions(opts Options) checkpoint.ReadOptions {
+// readOptions returns opts.Read with Validate run on the header and tensor table of the
+// checkpoint name before the payload is read, then the caller's own hook.
+func readOptions(opts Options, name string) checkpoint.ReadOptions {
 	ro := opts.Read
 	user := ro.Validate
 	ro.Validate = func(info *checkpoint.Info) error {
@@ -133,7 +152,7 @@ func readOptions(opts Options) checkpoint.ReadOptions {
 		}
 		cfg, err := Validate(info.Header, table)
 		if err != nil {
-			return err
+			return named(err, name)
 		}
 		if err := checkOutput(cfg, opts.Output); err != nil {
 			return err
@@ -146,9 +165,59 @@ func readOptions(opts Options) checkpoint.ReadOptions {
 	return ro
 }
 
+// Kinds of checkpoint (checkpoint.Header.Kind) that Validate tells apart. A model is
+// written by `swav-embed pretrain` (a training checkpoint, which loads as its network),
+// `export` and `convert`; a linear probe by `swav-embed probe --save-probe`
+// (linearprobe.ProbeKind).
+const (
+	ModelKind    = model.Kind      // "swav-model": a network ready for inference
+	TrainingKind = "swav-training" // pretrain.KindTraining: network, optimiser state, queue
+	ProbeKind    = "linear-probe"  // linearprobe.ProbeKind: not a network
+)
+
+// NotModelError is Validate's error (and Load's, LoadBytes' and FromFile's) for a
+// checkpoint that holds no network: a linear probe, or a file of another kind. Its
+// message says what the file is and which file to give instead.
+type NotModelError struct {
+	// Name is the checkpoint's path or name ("" from Validate, which has none).
+	Name string
+	// Kind is the checkpoint's Header.Kind.
+	Kind string
+}
+
+// Error implements error.
+func (e *NotModelError) Error() string {
+	name := e.Name
+	if name == "" {
+		name = "FILE"
+	}
+	if e.Kind == ProbeKind {
+		return "this file is a linear probe (saved by swav-embed probe --save-probe), not a model: " +
+			"use it with swav-embed predict --probe " + name + " (linearprobe.LoadProbe in Go), and give --model " +
+			"(swav.Load, infer.Load) a model file, written by swav-embed pretrain, export or convert"
+	}
+	if e.Kind == "" {
+		return "this file has no kind and no model section: it is not a SwAV model " +
+			"(a model file is written by swav-embed pretrain, export or convert)"
+	}
+	return fmt.Sprintf("this file is a checkpoint of kind %q, not a SwAV model (kind %q, or %q for a training checkpoint): "+
+		"give a model file, written by swav-embed pretrain, export or convert", e.Kind, ModelKind, TrainingKind)
+}
+
+// named returns err with the checkpoint's name filled in when it is a *NotModelError.
+func named(err error, name string) error {
+	var nm *NotModelError
+	if errors.As(err, &nm) && nm.Name == "" {
+		return &NotModelError{Name: name, Kind: nm.Kind}
+	}
+	return err
+}
+
 // Validate checks what a checkpoint declares, its header and its tensor table, for
 // inference, from those alone (nothing proportional to the sizes they declare is
 // allocated), and returns the network's architecture:
+//   - the kind a network (ModelKind or TrainingKind; a file without a kind but with a
+//     model section is read as a model), else a *NotModelError, e.g. for a linear probe;
 //   - the model section within model.Config's documented bounds (model.ParseConfig);
 //   - the preprocessing section present and within its bounds for that network
 //     (model.ValidatePreprocess);
@@ -160,6 +229,15 @@ func readOptions(opts Options) checkpoint.ReadOptions {
 // backbone/conv1/kernel is missing: the header's model needs it as float32 [3 3 1 4]"
 // (a *model.TensorError); Load, LoadBytes and FromFile prefix "checkpoint <name>: ".
 func Validate(h checkpoint.Header, table []model.TensorSpec) (model.Config, error) {
+	switch h.Kind {
+	case ModelKind, TrainingKind:
+	case "":
+		if len(h.Model) == 0 {
+			return model.Config{}, &NotModelError{}
+		}
+	default:
+		return model.Config{}, &NotModelError{Kind: h.Kind}
+	}
 	cfg, err := model.ParseConfig(h.Model)
 	if err != nil {
 		return model.Config{}, fmt.Errorf("header %w", err)
@@ -189,7 +267,7 @@ func checkOutput(cfg model.Config, o Output) error {
 func FromFile(f *checkpoint.File, name string, opts Options) (*Model, error) {
 	cfg, err := Validate(f.Header, model.TensorSpecs(f.Tensors))
 	if err != nil {
-		return nil, fmt.Errorf("checkpoint %s: %w", name, err)
+		return nil, fmt.Errorf("checkpoint %s: %w", name, named(err, name))
 	}
 	if err := checkOutput(cfg, opts.Output); err != nil {
 		return nil, fmt.Errorf("checkpoint %s: %w", name, err)
@@ -201,7 +279,8 @@ func FromFile(f *checkpoint.File, name string, opts Options) (*Model, error) {
 	if opts.Workers <= 0 {
 		opts.Workers = 2
 	}
-	if opts.Backend == nil {
+	ownBE := opts.Backend == nil
+	if ownBE {
 		if opts.Backend, err = backend.New(); err != nil {
 			return nil, err
 		}
@@ -214,7 +293,7 @@ func FromFile(f *checkpoint.File, name string, opts Options) (*Model, error) {
 	if err := model.ImportVariables(ctx, f.Tensors, keep); err != nil {
 		return nil, fmt.Errorf("checkpoint %s: %w", name, err)
 	}
-	m := &Model{cfg: cfg, pre: pre, header: f.Header, opts: opts, ctx: ctx.Reuse()}
+	m := &Model{name: name, cfg: cfg, pre: pre, header: f.Header, opts: opts, ctx: ctx.Reuse(), ownBE: ownBE}
 	for _, t := range f.Tensors {
 		if strings.HasPrefix(t.Name, model.PrototypesScope+"/") {
 			m.protos = append(m.protos, t)
@@ -225,6 +304,39 @@ func FromFile(f *checkpoint.File, name string, opts Options) (*Model, error) {
 		return nil, fmt.Errorf("checkpoint %s: %w", name, err)
 	}
 	return m, nil
+}
+
+// Close releases what the Model holds on its backend: the compiled graphs, the weights,
+// and the backend itself when the Model created it (Options.Backend nil; a backend the
+// caller passed stays the caller's). It waits for a batch already running to finish;
+// afterwards the embedding methods (Embed, EmbedTensors, EmbedFiles, EachFile,
+// EachImage) return ErrClosed, while Config, Preprocess, Header, Dim, Prototypes and
+// Prepare keep working (they read the checkpoint, not the backend). Close is idempotent
+// and safe to call concurrently with other methods; it always returns nil.
+func (m *Model) Close() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil
+	}
+	m.closed = true
+	m.exec.Finalize()
+	m.ctx.Finalize()
+	if m.ownBE {
+		m.opts.Backend.Finalize()
+	}
+	m.exec, m.ctx = nil, nil
+	return nil
+}
+
+// open returns ErrClosed once the Model is closed.
+func (m *Model) open() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return ErrClosed
+	}
+	return nil
 }
 
 // graph is the inference graph: images [B, H, W, C] → vectors [B, D].
@@ -293,8 +405,15 @@ func (m *Model) Prototypes() ([][]float32, error) {
 // the image cannot be prepared (see PrepareInput, which returns the error).
 func (m *Model) Prepare(img image.Image) imageio.Tensor { return PrepareImage(m.pre, img) }
 
-// PrepareInput is Prepare returning an error, e.g. for an empty image.
+// PrepareInput is Prepare returning an error, e.g. for an empty image. With
+// Options.Warn set it also checks that the image fits the model (see CheckFit).
 func (m *Model) PrepareInput(img image.Image) (imageio.Tensor, error) {
+	return m.prepare("an input image", img)
+}
+
+// prepare is PrepareInput for the image called name in a warning.
+func (m *Model) prepare(name string, img image.Image) (imageio.Tensor, error) {
+	m.checkFit(name, img)
 	return PrepareInput(m.pre, img)
 }
 
@@ -336,14 +455,18 @@ func PrepareInput(pre checkpoint.Preprocess, img image.Image) (imageio.Tensor, e
 	return t, nil
 }
 
-// Embed returns one vector per image, in order.
+// Embed returns one vector per image, in order. A nil or empty image fails the whole
+// call (its error names the image's index), so every returned vector is set.
 func (m *Model) Embed(ctx gocontext.Context, images []image.Image) ([][]float32, error) {
+	if err := m.open(); err != nil {
+		return nil, err
+	}
 	inputs := make([]imageio.Tensor, len(images))
 	for i, img := range images {
 		if img == nil {
 			return nil, fmt.Errorf("infer: image %d is nil", i)
 		}
-		in, err := m.PrepareInput(img)
+		in, err := m.prepare(fmt.Sprintf("image %d", i), img)
 		if err != nil {
 			return nil, fmt.Errorf("infer: image %d: %w", i, err)
 		}
@@ -354,6 +477,9 @@ func (m *Model) Embed(ctx gocontext.Context, images []image.Image) ([][]float32,
 
 // EmbedTensors embeds already prepared inputs (see Prepare), in order.
 func (m *Model) EmbedTensors(ctx gocontext.Context, inputs []imageio.Tensor) ([][]float32, error) {
+	if err := m.open(); err != nil {
+		return nil, err
+	}
 	out := make([][]float32, 0, len(inputs))
 	for start := 0; start < len(inputs); start += m.opts.BatchSize {
 		if err := ctx.Err(); err != nil {
@@ -390,17 +516,23 @@ func (m *Model) runBatch(batch []imageio.Tensor) (vecs [][]float32, err error) {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("infer: %v", r)
+	if m.closed {
+		return nil, ErrClosed
+	}
+	var all []float32
+	if perr := panics.Catch(func() {
+		var res *tensors.Tensor
+		if res, err = m.exec.Exec1(tensors.FromFlatDataAndDimensions(flat, padded, s, s, c)); err != nil {
+			return
 		}
-	}()
-	res, err := m.exec.Exec1(tensors.FromFlatDataAndDimensions(flat, padded, s, s, c))
+		defer res.FinalizeAll()
+		all, err = tensors.CopyFlatData[float32](res)
+	}); perr != nil {
+		err = perr
+	}
 	if err != nil {
 		return nil, fmt.Errorf("infer: %w", err)
 	}
-	all := tensors.MustCopyFlatData[float32](res)
-	res.FinalizeAll()
 	d := len(all) / padded
 	vecs = make([][]float32, len(batch))
 	for i := range vecs {

@@ -10,6 +10,8 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -106,7 +108,10 @@ func TestGoldenEmbedding(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := golden{Features: fv[0], Projection: pv[0]}
+	if len(fv.Vectors) != 1 || len(pv.Vectors) != 1 || len(fv.Failed)+len(pv.Failed) != 0 {
+		t.Fatalf("features %d vectors %v, projection %d vectors %v", len(fv.Vectors), fv.Failed, len(pv.Vectors), pv.Failed)
+	}
+	got := golden{Features: fv.Vectors[0], Projection: pv.Vectors[0]}
 	if *update {
 		b, _ := json.MarshalIndent(got, "", " ")
 		if err := os.WriteFile(goldenPath, b, 0o644); err != nil {
@@ -238,8 +243,8 @@ func TestCancelled(t *testing.T) {
 	}
 }
 
-// TestBadFiles: each bad input gives an error naming its file, and the good ones are
-// still embedded.
+// TestBadFiles: each bad input is listed in Failed with an error naming its file and
+// wrapping its cause, and only the good ones have vectors, with their paths and indices.
 func TestBadFiles(t *testing.T) {
 	m := loadTiny(t, Options{BatchSize: 2})
 	bad := map[string]error{
@@ -255,34 +260,43 @@ func TestBadFiles(t *testing.T) {
 		paths = append(paths, p)
 	}
 	paths = append(paths, "../testdata/images/mountains.png")
-	vecs, err := m.EmbedFiles(gocontext.Background(), paths)
-	if err == nil {
-		t.Fatal("no error for bad files")
+	res, err := m.EmbedFiles(gocontext.Background(), paths)
+	if err != nil {
+		t.Fatalf("bad files failed the run: %v", err)
 	}
-	if vecs[0] == nil || vecs[len(vecs)-1] == nil {
-		t.Error("good files were not embedded")
+	if !slices.Equal(res.Paths, []string{sampleJPEG, "../testdata/images/mountains.png"}) ||
+		!slices.Equal(res.Index, []int{0, len(paths) - 1}) || len(res.Vectors) != 2 {
+		t.Fatalf("embedded %v at %v (%d vectors), want the two good files at 0 and %d", res.Paths, res.Index, len(res.Vectors), len(paths)-1)
 	}
-	for i, p := range paths {
-		want, isBad := bad[p]
-		if !isBad {
-			continue
+	for i, v := range res.Vectors {
+		if len(v) != m.Dim() {
+			t.Errorf("%s: vector of %d values, want %d", res.Paths[i], len(v), m.Dim())
 		}
-		if vecs[i] != nil {
-			t.Errorf("%s: got a vector for a bad file", p)
+	}
+	if len(res.Failed) != len(bad) {
+		t.Fatalf("%d failures, want %d: %v", len(res.Failed), len(bad), res.Failed)
+	}
+	for k, fe := range res.Failed {
+		if k > 0 && fe.Index <= res.Failed[k-1].Index {
+			t.Errorf("failures out of input order: %d after %d", fe.Index, res.Failed[k-1].Index)
 		}
-		found := false
-		for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
-			var fe *FileError
-			if errors.As(e, &fe) && fe.Path == p {
-				found = true
-				if !errors.Is(fe, want) {
-					t.Errorf("%s: error %v, want %v", p, fe, want)
-				}
-			}
+		if paths[fe.Index] != fe.Path || !strings.Contains(fe.Error(), fe.Path) {
+			t.Errorf("failure %d: path %s, index %d (%s), message %q", k, fe.Path, fe.Index, paths[fe.Index], fe)
 		}
-		if !found {
-			t.Errorf("%s: no error reported", p)
+		if want := bad[fe.Path]; !errors.Is(fe, want) {
+			t.Errorf("%s: error %v, want %v", fe.Path, fe, want)
 		}
+	}
+	joined := res.Err()
+	for _, fe := range res.Failed {
+		var got *FileError
+		if !errors.Is(joined, bad[fe.Path]) || !errors.As(joined, &got) || !strings.Contains(joined.Error(), fe.Path) {
+			t.Errorf("Err() %v does not carry %s", joined, fe.Path)
+		}
+	}
+	good, err := m.EmbedFiles(gocontext.Background(), []string{sampleJPEG})
+	if err != nil || good.Err() != nil || len(good.Failed) != 0 {
+		t.Errorf("good file: err %v, Err() %v", err, good.Err())
 	}
 }
 

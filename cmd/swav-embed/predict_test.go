@@ -76,10 +76,11 @@ func TestPredictCSVMatchesTheGoAPI(t *testing.T) {
 	for _, r := range rows[1:] {
 		paths = append(paths, r[0])
 	}
-	vecs, err := m.EmbedFiles(context.Background(), paths)
-	if err != nil {
-		t.Fatal(err)
+	res, err := m.EmbedFiles(context.Background(), paths)
+	if err != nil || res.Err() != nil {
+		t.Fatal(err, res.Err())
 	}
+	vecs := res.Vectors
 	correct := 0
 	for i, r := range rows[1:] {
 		if strings.Contains(r[0], "truncated") {

@@ -19,9 +19,10 @@
 // with [SPMD] the one shard its device holds.
 //
 // Files:
-//   - mesh.go: [NewMesh] and the sharding specs ([CropsSpec], [BatchSpec], [ReplicatedSpec]).
-//   - plan.go: [Plan], which rows of each crop tensor go to which device, [Plan.Split]
-//     and [Plan.Merge] of host tensors, and the per-device queue length.
+//   - mesh.go: [NewMesh] and the sharding specs ([BatchSpec], [ReplicatedSpec]).
+//   - plan.go: [Plan], which rows of each crop tensor go to which device ([Plan.Rows],
+//     [Plan.GlobalRow]), [Plan.Split] and [Plan.Merge] of host tensors, and the
+//     per-device queue length.
 //   - collective.go: [Collective], [Simulated], [SPMD].
 //   - sinkhorn.go: [Sinkhorn] over shards, the reference's distributed_sinkhorn.
 //   - moments.go: [Moments], synchronised batch-norm statistics from shard sums.

@@ -24,25 +24,16 @@ func NewMesh(devices int) (*distributed.DeviceMesh, error) {
 	return mesh, nil
 }
 
-// CropsSpec is the sharding of one resolution's crops laid out as
-// [count, B, H, W, C] (crop, image, pixels): axis 1, the images, is split over the
-// mesh's [BatchAxis], so that every device receives all crops of its own images and the
-// swapped prediction pairs stay on one device. (Sharding the crop-major [count·B, …]
-// tensor that a single device uses along axis 0 would instead hand whole crops to
-// different devices.) The remaining axes are replicated, which for a sharded axis
-// means "not split". The spec names all 5 axes (GoMLX's ShardingSpec.ShardShape only
-// applies a spec of the tensor's full rank).
-func CropsSpec(mesh *distributed.DeviceMesh) (*distributed.ShardingSpec, error) {
-	spec, err := distributed.BuildSpec(mesh).R().S(BatchAxis).R().R().R().Done()
-	if err != nil {
-		return nil, fmt.Errorf("dataparallel.CropsSpec on %s: %w", mesh, err)
-	}
-	return spec, nil
-}
-
-// BatchSpec is the sharding of a per-sample tensor [B, …] of the given rank (embeddings
-// z and scores of rank 2, codes Q, a queue's rows): axis 0 is split over [BatchAxis],
-// the others replicated.
+// BatchSpec is the sharding of a per-sample tensor [B, …] of the given rank: axis 0 is
+// split over [BatchAxis] in contiguous blocks, the others replicated. It serves the
+// crops of a resolution group (rank 4, in the device-major layout of [Plan.GlobalRow]:
+// the concatenation of [Plan.Split]'s shards), the embeddings z and scores (rank 2), the
+// codes Q, and a per-device queue laid out [n·L/n, D].
+//
+// (Sharding the crop-major [count·B, …] tensor that a single device uses would hand whole
+// crops to different devices; sharding a [count, B, …] layout on axis 1 keeps images
+// together but forces a resharding when the backbone merges count and B into its one
+// batch axis. The device-major layout needs neither.)
 func BatchSpec(mesh *distributed.DeviceMesh, rank int) (*distributed.ShardingSpec, error) {
 	if rank < 1 {
 		return nil, fmt.Errorf("dataparallel.BatchSpec: rank %d has no batch axis", rank)

@@ -39,10 +39,6 @@ func TestSpecs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	crops, err := CropsSpec(mesh)
-	if err != nil {
-		t.Fatal(err)
-	}
 	batch, err := BatchSpec(mesh, 2)
 	if err != nil {
 		t.Fatal(err)
@@ -51,8 +47,12 @@ func TestSpecs(t *testing.T) {
 		t.Error("BatchSpec of rank 0: no error")
 	}
 	replicated := ReplicatedSpec(mesh)
-	if got, want := crops.String(), "ShardingSpec{mesh=mesh, axes=[R, S(batch), R, R, R]}"; got != want {
-		t.Errorf("CropsSpec = %s, want %s", got, want)
+	if got, want := batch.String(), "ShardingSpec{mesh=mesh, axes=[S(batch), R]}"; got != want {
+		t.Errorf("BatchSpec = %s, want %s", got, want)
+	}
+	crops, err := BatchSpec(mesh, 4)
+	if err != nil {
+		t.Fatal(err)
 	}
 	if !replicated.IsReplicated() || batch.IsReplicated() || crops.IsReplicated() {
 		t.Errorf("replication: replicated %v, batch %v, crops %v", replicated.IsReplicated(), batch.IsReplicated(), crops.IsReplicated())
@@ -64,8 +64,8 @@ func TestSpecs(t *testing.T) {
 		}
 		global, shard []int
 	}{
-		{"224 px crops", crops, []int{2, 4096, 224, 224, 3}, []int{2, 64, 224, 224, 3}},
-		{"96 px crops", crops, []int{6, 4096, 96, 96, 3}, []int{6, 64, 96, 96, 3}},
+		{"224 px crops, device-major", crops, []int{2 * 4096, 224, 224, 3}, []int{2 * 64, 224, 224, 3}},
+		{"96 px crops, device-major", crops, []int{6 * 4096, 96, 96, 3}, []int{6 * 64, 96, 96, 3}},
 		{"embeddings z", batch, []int{4096, 128}, []int{64, 128}},
 		{"scores", batch, []int{4096, 3000}, []int{64, 3000}},
 		{"queue rows", batch, []int{3840, 128}, []int{60, 128}},

@@ -93,6 +93,22 @@ func (p Plan) checkGroup(group int) {
 	}
 }
 
+// GlobalRow returns the row of crop c of image i (0 ≤ i < B) in group's device-major
+// global tensor: the concatenation of the devices' shards ([Plan.Split]), which is the
+// logical tensor of an AutoSharding step whose crops are sharded by [BatchSpec]. Image i
+// lives on device d = i/b as local image j = i%b, so its row is d·count·b + c·b + j.
+//
+// It panics if group, crop or image is out of range (a programmer error).
+func (p Plan) GlobalRow(group, crop, image int) int {
+	p.checkGroup(group)
+	count, b := p.CropCounts[group], p.PerDevice
+	if crop < 0 || crop >= count || image < 0 || image >= p.GlobalBatch {
+		panic(fmt.Sprintf("dataparallel.Plan.GlobalRow: crop %d of %d, image %d of %d out of range", crop, count, image, p.GlobalBatch))
+	}
+	d, j := image/b, image%b
+	return d*count*b + crop*b + j
+}
+
 // Split cuts group's global crop-major tensor [count·B, …] into one tensor
 // [count·b, …] per device, by [Plan.Rows]. The input is not modified; the shards are new
 // host tensors of the same dtype.

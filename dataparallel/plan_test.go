@@ -94,6 +94,37 @@ func TestPlanRowsInvariants(t *testing.T) {
 	}
 }
 
+// TestGlobalRow: the device-major row of (crop, image) is where the concatenation of
+// the devices' shards puts the crop-major row c·B + i.
+func TestGlobalRow(t *testing.T) {
+	for _, tc := range []struct {
+		batch, devices int
+		counts         []int
+	}{{4096, 64, []int{2, 6}}, {12, 3, []int{1, 4}}, {6, 1, []int{2}}} {
+		p, err := NewPlan(tc.batch, tc.devices, tc.counts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for g, count := range tc.counts {
+			var concatenated []int // crop-major row at each device-major position
+			for d := range tc.devices {
+				concatenated = append(concatenated, p.Rows(g, d)...)
+			}
+			for c := range count {
+				for i := range tc.batch {
+					if got := concatenated[p.GlobalRow(g, c, i)]; got != c*tc.batch+i {
+						t.Fatalf("%+v group %d: GlobalRow(crop %d, image %d) holds crop-major row %d, want %d", tc, g, c, i, got, c*tc.batch+i)
+					}
+				}
+			}
+		}
+	}
+	p, _ := NewPlan(4, 2, []int{2})
+	if r := catch(func() { p.GlobalRow(0, 2, 0) }); r == nil {
+		t.Error("crop 2 of 2: no panic")
+	}
+}
+
 // TestSplitMerge splits tensors whose every row records its global row number (float32
 // crops [count·B, H, W, C] and uint8 images), checks each shard against Rows, and that
 // Merge restores the original bytes.

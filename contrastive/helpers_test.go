@@ -10,10 +10,11 @@ import (
 	"testing"
 
 	"github.com/gomlx/gomlx/backends"
-	_ "github.com/gomlx/gomlx/backends/simplego"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
+
+	"github.com/swav-go/swav/backend/compat"
 )
 
 // goldenPath is PyTorch's output (testdata/gen.py) and goldenSHA256 its digest as
@@ -116,12 +117,14 @@ func TestGoldenIsPyTorchOutput(t *testing.T) {
 	}
 }
 
-// newBackend returns the pure-Go backend, scheduled sequentially.
+// newBackend returns the project's compat backend: the pure-Go simplego, scheduled
+// sequentially, with the ops a convolution's gradient needs (the losses' similarity
+// products are 1×1 convolutions).
 func newBackend(t *testing.T) backends.Backend {
 	t.Helper()
-	b, err := backends.NewWithConfig("go:ops_sequential")
+	b, err := compat.New("")
 	if err != nil {
-		t.Fatalf("creating simplego backend: %v", err)
+		t.Fatalf("creating the compat backend: %v", err)
 	}
 	t.Cleanup(b.Finalize)
 	return b

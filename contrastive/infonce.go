@@ -68,8 +68,8 @@ func InfoNCE(query, key, queue *graph.Node, cfg InfoNCEConfig) *graph.Node {
 	negatives := graph.StopGradient(graph.L2Normalize(graph.ConvertDType(queue, dtype), -1))
 
 	positive := graph.DivScalar(graph.ReduceAndKeep(graph.Mul(q, k), graph.ReduceSum, -1), cfg.Temperature) // N×1
-	// N×K = q·queueᵀ/τ, contracting D (one GEMM).
-	negative := graph.DivScalar(graph.DotGeneral(q, []int{1}, nil, negatives, []int{1}, nil), cfg.Temperature)
+	// N×K = q·queueᵀ/τ (see similarities).
+	negative := graph.DivScalar(similarities(q, negatives), cfg.Temperature)
 	// −log softmax at column 0 = log Σ exp(logits) − l⁺/τ.
 	logits := graph.Concatenate([]*graph.Node{positive, negative}, -1)
 	return graph.ReduceAllMean(graph.Sub(logSumExp(logits), positive))

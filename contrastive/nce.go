@@ -80,8 +80,8 @@ func NCE(embedding, positive, negatives, partition *graph.Node, cfg NCEConfig) (
 	numNegatives := negatives.Shape().Dim(0)
 
 	posLogits := graph.DivScalar(graph.ReduceAndKeep(graph.Mul(v, m), graph.ReduceSum, -1), cfg.Temperature) // B×1
-	// B×K = v·nᵀ/τ, contracting D (one GEMM).
-	negLogits := graph.DivScalar(graph.DotGeneral(v, []int{1}, nil, n, []int{1}, nil), cfg.Temperature)
+	// B×K = v·nᵀ/τ (see similarities).
+	negLogits := graph.DivScalar(similarities(v, n), cfg.Temperature)
 
 	// estimate = |D| · mean over the B·(K+1) scores of exp(s/τ).
 	all := graph.Concatenate([]*graph.Node{posLogits, negLogits}, -1)

@@ -122,8 +122,8 @@ func NTXent(views []*graph.Node, cfg NTXentConfig) *graph.Node {
 		parts[v] = graph.ConvertDType(x, dtype)
 	}
 	z := graph.L2Normalize(graph.Concatenate(parts, 0), -1) // (V·N)×D
-	// s = z·zᵀ/τ, contracting D (a DotGeneral: one GEMM).
-	logits := graph.DivScalar(graph.DotGeneral(z, []int{1}, nil, z, []int{1}, nil), cfg.Temperature)
+	// s = z·zᵀ/τ (see similarities).
+	logits := graph.DivScalar(similarities(z, z), cfg.Temperature)
 
 	// Host-side constants: which entries belong to the same image (row r and column c
 	// with r mod N = c mod N, the diagonal included), and the weight 1/(|pairs|·N)

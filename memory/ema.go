@@ -6,29 +6,35 @@ import (
 
 	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/ml/context"
+	"github.com/gomlx/gomlx/pkg/ml/context/initializers"
 
-	"github.com/swav-go/swav/internal/panics"
 )
 
 // DefaultMomentum is MoCo's momentum m of the key encoder (moco-m 0.999).
 const DefaultMomentum = 0.999
 
+// EMAStartedName is the name of the momentum encoder's flag, a boolean scalar in the
+// prefix scope: false until the first [EMA.Update] has copied the sources.
+const EMAStartedName = "ema_started"
+
 // EMA is a momentum encoder: for every variable under some source scopes (say
 // /backbone and /projection) a twin under a prefix scope (say /moco_key: the twin of
-// /backbone/stage0/conv/weights is /moco_key/backbone/stage0/conv/weights), with the
-// update of MoCo's _momentum_update_key_encoder for the trainable ones:
+// /backbone/layer1/0/conv1/kernel is /moco_key/backbone/layer1/0/conv1/kernel), with
+// the update of MoCo's _momentum_update_key_encoder for the trainable ones:
 //
 //	ξ ← m·ξ + (1−m)·θ
 //
-// A twin is created, on first use, as a copy of its source's current value (MoCo
-// initialises the key encoder as a copy of the query encoder), non-trainable. The
-// twins of non-trainable sources (batch-norm moving averages) are copied once and
-// then left to the graph that uses the twins: a key encoder run in training mode
-// updates its own moving averages from its own batches, as the reference's encoder_k
-// does.
+// The first update copies every source into its twin instead (MoCo initialises the
+// key encoder as a copy of the query encoder); a boolean variable in the prefix
+// scope ([EMAStartedName]) records that it happened. The copy is made in the graph,
+// so the sources may be variables the same graph creates (lazily initialised). The
+// twins of non-trainable sources (batch-norm moving averages) are copied once and then
+// left to the graph that uses the twins: a key encoder run in training mode updates
+// its own moving averages from its own batches, as the reference's encoder_k does.
 //
 // Because the twins are ordinary variables named after their sources, the key
-// encoder is the same model function called on ctx.In(prefix).Reuse().
+// encoder is the same model function called on ctx.In(prefix).Reuse(), after Update
+// in the same graph.
 type EMA struct {
 	prefix   string
 	sources  []string
@@ -37,8 +43,8 @@ type EMA struct {
 
 // NewEMA returns the momentum encoder whose twins live under the absolute scope prefix
 // (e.g. "/moco_key"), for the variables under the absolute source scopes (e.g.
-// "/backbone", "/projection"), with momentum m in [0, 1). It creates nothing: the
-// twins appear at the first [EMA.Update] or [EMA.Ensure].
+// "/backbone", "/projection"), with momentum m in [0, 1) ([DefaultMomentum] is MoCo's).
+// It creates nothing: the twins appear at the first [EMA.Update].
 func NewEMA(prefix string, momentum float64, sources ...string) (*EMA, error) {
 	if !strings.HasPrefix(prefix, context.ScopeSeparator) || prefix == context.ScopeSeparator {
 		return nil, fmt.Errorf("memory.NewEMA: prefix %q must be an absolute scope other than the root (e.g. \"/moco_key\")", prefix)
@@ -66,37 +72,29 @@ func (e *EMA) Prefix() string { return e.prefix }
 // TwinScope returns the scope of the twin of a variable in scope (prefix + scope).
 func (e *EMA) TwinScope(scope string) string { return e.prefix + scope }
 
-// Ensure creates the missing twins (copies of their sources' current values) in the
-// context of ctx, all non-trainable, and returns the number of twins. The sources
-// must have values (an initialised or loaded model).
-func (e *EMA) Ensure(ctx *context.Context) (int, error) {
-	n := 0
-	err := panics.Catch(func() {
-		for _, src := range e.sourceVariables(ctx) {
-			e.twin(ctx, src)
-			n++
-		}
-	})
-	if err != nil {
-		return 0, fmt.Errorf("memory.EMA.Ensure: %w", err)
-	}
-	return n, nil
-}
-
-// Update adds, in graph g, ξ ← m·ξ + (1−m)·θ for every trainable source θ and its
-// twin ξ, θ being the source's value in g at the time of the call (before the
-// optimiser's update when called in a step's loss graph, as MoCo updates the key
-// encoder before computing the keys). It creates missing twins first (as Ensure).
+// Update adds the momentum update to graph g, for the variables under the source
+// scopes that exist in ctx's context when it is called (build the query encoder
+// first): on the first run of g ever (the flag false) every twin ξ becomes a copy of
+// its source θ; afterwards ξ ← m·ξ + (1−m)·θ for the trainable sources, θ being the
+// source's value in g at the time of the call (before the optimiser's update when
+// called in a step's loss graph, as MoCo updates the key encoder before computing
+// the keys). Missing twins are created, non-trainable; existing ones (a loaded
+// checkpoint) must have their sources' shapes.
 func (e *EMA) Update(ctx *context.Context, g *graph.Graph) {
-	for _, src := range e.sourceVariables(ctx) {
+	sources := e.sourceVariables(ctx)
+	flag := ctx.InAbsPath(e.prefix).Checked(false).VariableWithValue(EMAStartedName, false).SetTrainable(false)
+	started := flag.ValueGraph(g)
+	for _, src := range sources {
 		twin := e.twin(ctx, src)
-		if !src.Trainable {
-			continue
-		}
 		theta := graph.StopGradient(src.ValueGraph(g))
 		xi := twin.ValueGraph(g)
-		twin.SetValueGraph(graph.Add(graph.MulScalar(xi, e.momentum), graph.MulScalar(theta, 1-e.momentum)))
+		next := xi
+		if src.Trainable {
+			next = graph.Add(graph.MulScalar(xi, e.momentum), graph.MulScalar(theta, 1-e.momentum))
+		}
+		twin.SetValueGraph(graph.Where(started, next, theta))
 	}
+	flag.SetValueGraph(graph.Const(g, true))
 }
 
 // sourceVariables lists the variables under the source scopes, in the context's
@@ -112,28 +110,21 @@ func (e *EMA) sourceVariables(ctx *context.Context) []*context.Variable {
 		}
 	}
 	if len(out) == 0 {
-		panic(fmt.Errorf("memory.EMA: no variables under the source scopes %v", e.sources))
+		panic(fmt.Errorf("memory.EMA.Update: no variables under the source scopes %v (build the encoder first)", e.sources))
 	}
 	return out
 }
 
-// twin returns the twin of src, creating it as a non-trainable copy when missing.
+// twin returns the twin of src, creating it (zeros, non-trainable) when missing.
 func (e *EMA) twin(ctx *context.Context, src *context.Variable) *context.Variable {
 	scope := e.TwinScope(src.Scope())
 	if v := ctx.GetVariableByScopeAndName(scope, src.Name()); v != nil {
 		if !v.Shape().Equal(src.Shape()) {
-			panic(fmt.Errorf("memory.EMA: twin %s has shape %s, its source %s has %s",
+			panic(fmt.Errorf("memory.EMA.Update: twin %s has shape %s, its source %s has %s",
 				v.ScopeAndName(), v.Shape(), src.ScopeAndName(), src.Shape()))
 		}
 		return v.SetTrainable(false)
 	}
-	value, err := src.Value()
-	if err != nil {
-		panic(fmt.Errorf("memory.EMA: %s has no value to copy into its twin (initialise the model first): %w", src.ScopeAndName(), err))
-	}
-	clone, err := value.LocalClone()
-	if err != nil {
-		panic(fmt.Errorf("memory.EMA: copying %s: %w", src.ScopeAndName(), err))
-	}
-	return ctx.InAbsPath(scope).Checked(false).VariableWithValue(src.Name(), clone).SetTrainable(false)
+	return ctx.InAbsPath(scope).Checked(false).WithInitializer(initializers.Zero).
+		VariableWithShape(src.Name(), src.Shape()).SetTrainable(false)
 }

@@ -77,8 +77,8 @@ func photoTree(t *testing.T) (root string, images []string) {
 	t.Helper()
 	root = t.TempDir()
 	for from, to := range map[string]string{
-		"../../testdata/images/sunset.jpg":    "DCIM/IMG_0001.JPG",
-		"../../testdata/images/moon.png":      "DCIM/sub/Moon.PNG",
+		"../../testdata/images/sunset.jpg":     "DCIM/IMG_0001.JPG",
+		"../../testdata/images/moon.png":       "DCIM/sub/Moon.PNG",
 		"../../testdata/images/lighthouse.jpg": "DCIM/.thumbnails/t.jpg",
 	} {
 		if err := os.MkdirAll(filepath.Dir(filepath.Join(root, to)), 0o755); err != nil {

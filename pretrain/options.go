@@ -1,203 +1,155 @@
-// Package pretrain trains a SwAV model (Caron et al. 2020) on unlabelled images.
+// Package pretrain trains a self-supervised model on unlabelled images: SwAV (Caron et
+// al. 2020) by default, or any method of [Methods] (SimCLR, …).
 //
-// The algorithm follows the paper's reference code (facebookresearch/swav, main_swav.py):
-// multi-crop views (2 large + V small crops, each resolution through the backbone as one
-// batch), projection head, L2-normalised embeddings and prototypes (the prototypes are
-// renormalised before every step), online codes by Sinkhorn-Knopp with no gradient,
-// swapped prediction across all crops, an optional queue of past embeddings for small
-// batches, prototypes frozen for the first iterations, SGD with momentum wrapped in LARS,
-// linear warmup then per-iteration cosine decay.
-//
-// Training streams images from a dataset.Source: decoding and augmentation run on worker
-// goroutines ahead of the step, deterministic for a given seed whatever the number of
-// workers (each image's views come from a generator seeded by seed, epoch and index).
-// Checkpoints hold the model, the optimiser state, the queue, the step and epoch, so a
-// stopped run resumes exactly.
-//
-// Files: options.go (hyperparameters and their reference defaults), data.go (the
-// multi-crop batch stream), step.go (the training-step graph), train.go (the loop:
-// schedule, checkpoints, resume, NaN and collapse guards), metrics.go (JSONL metrics,
-// progress, loss plot).
+// The work is split in packages with one job each: pretrain/method (what a method
+// gives the core, and the registry), pretrain/trainer (the generic loop: data stream,
+// schedule, optimiser, NaN guard, checkpoints and resume, metrics, hooks),
+// pretrain/swav and pretrain/simclr (the methods). This package is the entry point the
+// command line and most programs use: [Run] trains SwAV with the flat [Options] this
+// library has always had, and [Methods] lists every method by name for [RunMethod].
 package pretrain
 
 import (
-	"errors"
-	"fmt"
+	gocontext "context"
 	"io"
 
 	"github.com/gomlx/gomlx/backends"
 
 	"github.com/swav-go/swav/augment"
+	"github.com/swav-go/swav/checkpoint/export"
+	"github.com/swav-go/swav/dataset"
 	"github.com/swav-go/swav/model"
+	"github.com/swav-go/swav/pretrain/method"
+	"github.com/swav-go/swav/pretrain/swav"
+	"github.com/swav-go/swav/pretrain/trainer"
 	"github.com/swav-go/swav/swavloss"
 )
 
-// Options configure a pretraining run. Defaults (filled by [Options.WithDefaults]) are
-// the reference's, with the learning rate given for a batch of 256 and scaled linearly.
+// Options configure a SwAV run: the trainer's options (pretrain/trainer.Options) and
+// SwAV's (pretrain/swav.Config) side by side. Zero fields take the defaults documented
+// there, chosen for the data (input size and number of images): for inputs up to 64 px
+// the measured small-image recipe (model.Small, 300,000 images seen, base learning rate
+// 4.8, warmup 10 % of the run, prototypes frozen for 6.7 % of it, a queue of 512 from
+// the start, crops 2×size + 4×16), else the reference's ImageNet recipe. [Options.WithDefaults]
+// resolves them, as Run does.
 type Options struct {
-	// Model is the network; default model.Small(channels of the data).
+	// Model is the network; default trainer.DefaultModel for the data.
 	Model model.Config
-	// Crops is the multi-crop augmentation, including the normalisation mean/std (for
-	// 1-channel data left empty, they are computed from the data). Default:
-	// augment.DefaultSmall(input size) for inputs under 64 px, else DefaultImageNet.
+	// Input is the data's probed size and channels (trainer.Options.Input).
+	Input trainer.Data
+	// Crops is the multi-crop (see swav.Config.Crops); empty Crops.Crops: the default
+	// for the data.
 	Crops augment.MultiCrop
-	// Loss holds ε (0.05), τ (0.1), the Sinkhorn iterations (3) and the assignment
-	// crops ({0, 1}).
+	// Loss is SwAV's loss (ε, τ, Sinkhorn iterations, assignment crops).
 	Loss swavloss.Config
 
-	// Epochs to train (reference 100 for its ablations; 800 for the best model).
-	Epochs int
-	// BatchSize is the number of source images per step (each gives every crop).
-	// Default 64.
-	BatchSize int
-	// BaseLR is the learning rate for a batch of 256 (reference 0.6); the run uses
-	// BaseLR·BatchSize/256. FinalLR is the cosine schedule's end, default BaseLR/1000
-	// scaled the same way. StartWarmupLR is the warmup's start (0).
+	// Epochs, BatchSize, BaseLR, FinalLR, StartWarmupLR, WarmupEpochs, WeightDecay,
+	// Momentum, NoLARS and TrustCoefficient: see trainer.Options. WarmupEpochs 0 is 10 %
+	// of the run, negative no warmup.
+	Epochs                         int
+	BatchSize                      int
 	BaseLR, FinalLR, StartWarmupLR float64
-	// WarmupEpochs of linear warmup (may be fractional). 0 means the reference's 10; a
-	// negative value means no warmup.
-	WarmupEpochs float64
-	// WeightDecay (1e-6) and Momentum (0.9) of SGD.
-	WeightDecay, Momentum float64
-	// NoLARS disables the LARS wrapper (trust coefficient TrustCoefficient, 0.001, no
-	// clipping), which the reference uses.
-	NoLARS           bool
-	TrustCoefficient float64
-	// FreezePrototypesIters keeps the prototypes fixed for the first iterations
-	// (reference 313, one epoch of ImageNet at batch 4096). Default: one epoch. Set a
-	// negative value to never freeze.
+	WarmupEpochs                   float64
+	WeightDecay, Momentum          float64
+	NoLARS                         bool
+	TrustCoefficient               float64
+
+	// FreezePrototypesIters, QueueLength and EpochQueueStarts: see swav.Config.
 	FreezePrototypesIters int
-	// QueueLength is the number of past embeddings kept per assignment crop (0: no
-	// queue; trimmed to a multiple of BatchSize). The queue is filled from epoch
-	// EpochQueueStarts on (the reference's default is 15; 0 starts at once) and joins
-	// Sinkhorn once full.
-	QueueLength      int
-	EpochQueueStarts int
+	QueueLength           int
+	EpochQueueStarts      int
 
-	// Seed makes the run reproducible: initialisation, shuffling and augmentation.
-	Seed uint64
-	// Workers decode and augment images ahead of the step (default 2).
-	Workers int
-	// SkipCorrupt skips images that fail to decode (counted and logged); otherwise the
-	// first one stops the run with an error naming it.
-	SkipCorrupt bool
-
-	// Checkpoint is the path of the checkpoint written every CheckpointEvery steps
-	// (default: once per epoch) and at the end. Required.
-	Checkpoint      string
-	CheckpointEvery int
-	// Resume continues from Checkpoint when it exists.
-	Resume bool
-	// Overwrite lets a new run (Resume false) replace a file already at Checkpoint at
-	// its first save. Without it such a run is refused before any training, so running
-	// the same command twice cannot silently destroy a trained model.
-	Overwrite bool
-	// MaxSteps stops after this many steps in total (0: run all epochs).
-	MaxSteps int
-	// MetricsPath receives one JSON object per step (default Checkpoint + ".metrics.jsonl");
-	// PlotPath the loss curve as PNG at the end (default Checkpoint + ".loss.png").
-	// Set either to "-" to disable it.
+	// Seed, Workers, OnError, Checkpoint, CheckpointEvery, Resume, Overwrite,
+	// MaxSteps, MetricsPath, PlotPath, Backend, Log, DatasetName, OnStep: see
+	// trainer.Options. OnError replaces the former SkipCorrupt (dataset.Skip for true).
+	Seed                  uint64
+	Workers               int
+	OnError               dataset.OnError
+	Checkpoint            string
+	CheckpointEvery       int
+	Resume, Overwrite     bool
+	MaxSteps              int
 	MetricsPath, PlotPath string
-
-	// Backend computes the graphs; nil means backend.New().
-	Backend backends.Backend
-	// Log receives progress lines (nil: discarded). Progress draws a progress bar
-	// instead when Log is a terminal.
-	Log io.Writer
-	// DatasetName is recorded in checkpoints.
-	DatasetName string
-	// OnStep, when set, is called after every step with the step count and loss (e.g.
-	// to report progress elsewhere, or to cancel the run's context).
-	OnStep func(step int, loss float64)
+	Backend               backends.Backend
+	Log                   io.Writer
+	DatasetName           string
+	OnStep                func(step int, loss float64)
 }
 
-// WithDefaults returns o with every unset field set to its documented default, given the
-// data's input size and channel count.
-func (o Options) WithDefaults(inputSize, channels int) Options {
-	if o.Model.Block == "" {
-		o.Model = model.Small(channels)
-		if inputSize >= 64 {
-			o.Model = model.ResNet50()
-			o.Model.InChannels = channels
-		}
+// Trainer returns the trainer's part of o.
+func (o Options) Trainer() trainer.Options {
+	return trainer.Options{
+		Model: o.Model, Input: o.Input, Epochs: o.Epochs, BatchSize: o.BatchSize, BaseLR: o.BaseLR, FinalLR: o.FinalLR,
+		StartWarmupLR: o.StartWarmupLR, WarmupEpochs: o.WarmupEpochs, WeightDecay: o.WeightDecay,
+		Momentum: o.Momentum, NoLARS: o.NoLARS, TrustCoefficient: o.TrustCoefficient, Seed: o.Seed,
+		Workers: o.Workers, OnError: o.OnError, Checkpoint: o.Checkpoint, CheckpointEvery: o.CheckpointEvery,
+		Resume: o.Resume, Overwrite: o.Overwrite, MaxSteps: o.MaxSteps, MetricsPath: o.MetricsPath,
+		PlotPath: o.PlotPath, Backend: o.Backend, Log: o.Log, DatasetName: o.DatasetName, OnStep: o.OnStep,
 	}
-	if len(o.Crops.Crops) == 0 {
-		if inputSize < 64 {
-			o.Crops = augment.DefaultSmall(inputSize)
-		} else {
-			o.Crops = augment.DefaultImageNet()
-		}
-	}
-	if len(o.Loss.Assign) == 0 {
-		o.Loss = swavloss.DefaultConfig()
-	}
-	if o.Epochs == 0 {
-		o.Epochs = 100
-	}
-	if o.BatchSize == 0 {
-		o.BatchSize = 64
-	}
-	if o.BaseLR == 0 {
-		o.BaseLR = 0.6
-	}
-	if o.FinalLR == 0 {
-		o.FinalLR = o.BaseLR / 1000
-	}
-	switch {
-	case o.WarmupEpochs == 0:
-		o.WarmupEpochs = 10
-	case o.WarmupEpochs < 0:
-		o.WarmupEpochs = 0
-	}
-	if o.WeightDecay == 0 {
-		o.WeightDecay = 1e-6
-	}
-	if o.Momentum == 0 {
-		o.Momentum = 0.9
-	}
-	if o.TrustCoefficient == 0 {
-		o.TrustCoefficient = 0.001
-	}
-	if o.Workers == 0 {
-		o.Workers = 2
-	}
-	if o.MetricsPath == "" && o.Checkpoint != "" {
-		o.MetricsPath = o.Checkpoint + ".metrics.jsonl"
-	}
-	if o.PlotPath == "" && o.Checkpoint != "" {
-		o.PlotPath = o.Checkpoint + ".loss.png"
-	}
-	return o
 }
 
-// Validate reports the first problem with o (after WithDefaults).
-func (o Options) Validate() error {
-	if err := o.Model.Validate(); err != nil {
-		return err
-	}
-	if o.Model.Prototypes == 0 || o.Model.OutDim == 0 {
-		return errors.New("pretrain: the model needs a projection head and prototypes")
-	}
-	if err := o.Crops.Validate(); err != nil {
-		return fmt.Errorf("pretrain: crops: %w", err)
-	}
-	if err := o.Loss.Validate(o.Crops.NumCrops()); err != nil {
-		return fmt.Errorf("pretrain: loss: %w", err)
-	}
-	if o.Epochs < 1 || o.BatchSize < 2 {
-		return fmt.Errorf("pretrain: epochs %d must be ≥ 1 and batch size %d ≥ 2", o.Epochs, o.BatchSize)
-	}
-	if o.BaseLR <= 0 || o.FinalLR < 0 || o.WarmupEpochs < 0 {
-		return fmt.Errorf("pretrain: learning rates base %g, final %g and warmup %g epochs must be positive", o.BaseLR, o.FinalLR, o.WarmupEpochs)
-	}
-	if o.QueueLength < 0 || o.EpochQueueStarts < 0 {
-		return fmt.Errorf("pretrain: queue length %d and start epoch %d must be ≥ 0", o.QueueLength, o.EpochQueueStarts)
-	}
-	if o.QueueLength > 0 && o.QueueLength < o.BatchSize {
-		return fmt.Errorf("pretrain: queue length %d must be 0 or at least the batch size %d", o.QueueLength, o.BatchSize)
-	}
-	if o.Checkpoint == "" {
-		return errors.New("pretrain: a checkpoint path is required")
-	}
-	return nil
+// SwAV returns SwAV's part of o.
+func (o Options) SwAV() swav.Config {
+	return swav.Config{Crops: o.Crops, Loss: o.Loss, FreezePrototypesIters: o.FreezePrototypesIters,
+		QueueLength: o.QueueLength, EpochQueueStarts: o.EpochQueueStarts}
 }
+
+// Run pretrains SwAV on src with opts: trainer.Run with swav.New(opts.SwAV()) and
+// opts.Trainer(). See trainer.Run for checkpoints, resume, interruption and errors.
+func Run(ctx gocontext.Context, src dataset.Source, opts Options) (*Result, error) {
+	return trainer.Run(ctx, src, swav.New(opts.SwAV()), opts.Trainer())
+}
+
+// RunMethod pretrains any method: trainer.Run.
+func RunMethod(ctx gocontext.Context, src dataset.Source, m method.Method, opts trainer.Options) (*Result, error) {
+	return trainer.Run(ctx, src, m, opts)
+}
+
+// WithDefaults returns o with every default resolved for src, as Run would train it
+// (the first image is decoded once; the data's statistics are estimated when no
+// normalisation is given): the single place defaults are decided, which the command
+// line calls too.
+func (o Options) WithDefaults(src dataset.Source) (Options, error) {
+	m := swav.New(o.SwAV())
+	t, err := trainer.Resolve(src, m, o.Trainer())
+	if err != nil {
+		return o, err
+	}
+	c := m.Resolved()
+	o.Model, o.Crops, o.Loss = t.Model, c.Crops, c.Loss
+	o.FreezePrototypesIters, o.QueueLength, o.EpochQueueStarts = c.FreezePrototypesIters, c.QueueLength, c.EpochQueueStarts
+	o.Epochs, o.BatchSize, o.BaseLR, o.FinalLR, o.StartWarmupLR = t.Epochs, t.BatchSize, t.BaseLR, t.FinalLR, t.StartWarmupLR
+	o.WarmupEpochs, o.WeightDecay, o.Momentum, o.NoLARS, o.TrustCoefficient = t.WarmupEpochs, t.WeightDecay, t.Momentum, t.NoLARS, t.TrustCoefficient
+	o.Workers, o.MetricsPath, o.PlotPath = t.Workers, t.MetricsPath, t.PlotPath
+	return o, nil
+}
+
+// Result summarises a run (trainer.Result).
+type Result = trainer.Result
+
+// Methods is the registry of the pretraining methods, by name: "swav" and "simclr".
+// It is built on each call, so no package state is shared or mutated.
+func Methods() method.Registry {
+	r, err := method.NewRegistry(swav.Entry())
+	if err != nil {
+		panic("pretrain: " + err.Error()) // the entries are this package's own: a programmer error
+	}
+	return r
+}
+
+// Names kept where other packages use them.
+const (
+	// KindTraining and KindModel are the checkpoint kinds (trainer.KindTraining,
+	// trainer.KindModel).
+	KindTraining = trainer.KindTraining
+	KindModel    = trainer.KindModel
+	// ExtraRecalibration is the header key recording a batch-norm re-estimation
+	// (export.ExtraRecalibration).
+	ExtraRecalibration = export.ExtraRecalibration
+)
+
+// ErrNonFinite is trainer.ErrNonFinite.
+var ErrNonFinite = trainer.ErrNonFinite
+
+// ReadMetrics reads a metrics file written by a run (trainer.ReadMetrics).
+func ReadMetrics(path string) ([]trainer.Row, error) { return trainer.ReadMetrics(path) }

@@ -18,6 +18,7 @@ import (
 	"github.com/swav-go/swav/checkpoint"
 	"github.com/swav-go/swav/dataset"
 	"github.com/swav-go/swav/model"
+	"github.com/swav-go/swav/pretrain/trainer"
 )
 
 // subset is the first n images of a source.
@@ -55,7 +56,7 @@ func tinyOptions(t *testing.T, dir string) Options {
 	crops.Crops = []augment.CropSpec{{Count: 2, Size: 28, MinScale: 0.14, MaxScale: 1}, {Count: 2, Size: 14, MinScale: 0.05, MaxScale: 0.14}}
 	return Options{
 		Model: cfg, Crops: crops, Epochs: 2, BatchSize: 16, BaseLR: 0.6, WarmupEpochs: 0.2,
-		FreezePrototypesIters: 3, Seed: 7, Checkpoint: filepath.Join(dir, "tiny.swav"),
+		FreezePrototypesIters: 3, QueueLength: -1, Seed: 7, Checkpoint: filepath.Join(dir, "tiny.swav"),
 		Backend: testBackend(t), Log: testLog{t},
 	}
 }
@@ -79,7 +80,7 @@ func TestPretrainLossFalls(t *testing.T) {
 	if len(rows) != res.Steps || res.Steps != opts.MaxSteps {
 		t.Fatalf("%d metric rows, %d steps; want %d", len(rows), res.Steps, opts.MaxSteps)
 	}
-	mean := func(rs []metricRow) float64 {
+	mean := func(rs []trainer.Row) float64 {
 		s := 0.0
 		for _, r := range rs {
 			if math.IsNaN(r.Loss) || math.IsInf(r.Loss, 0) {
@@ -245,28 +246,5 @@ func TestWorkersDoNotChangeResults(t *testing.T) {
 		if runs[0][i] != runs[1][i] {
 			t.Errorf("step %d: loss %.9g with 1 worker, %.9g with 3", i+1, runs[0][i], runs[1][i])
 		}
-	}
-}
-
-func TestCollapseGuardWarns(t *testing.T) {
-	var log bytes.Buffer
-	g := newCollapseGuard(200, newLogger(&log))
-	for step := range 19 {
-		g.observe(step, math.Log(200), 50)
-	}
-	if log.Len() != 0 {
-		t.Fatalf("warned after 19 steps: %s", log.String())
-	}
-	g.observe(19, math.Log(200)+0.001, 50)
-	if !strings.Contains(log.String(), "collapsed") || !strings.Contains(log.String(), "epsilon") {
-		t.Errorf("no collapse warning with advice after 20 steps at ln K: %q", log.String())
-	}
-	log.Reset()
-	g2 := newCollapseGuard(200, newLogger(&log))
-	for step := range 40 {
-		g2.observe(step, 4.0, 1+step%2*30) // healthy loss, but one prototype half the time
-	}
-	if log.Len() != 0 {
-		t.Errorf("warned on a healthy run: %s", log.String())
 	}
 }

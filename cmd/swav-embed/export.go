@@ -9,9 +9,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/swav-go/swav/checkpoint"
+	"github.com/swav-go/swav/checkpoint/export"
 	"github.com/swav-go/swav/dataset"
 	"github.com/swav-go/swav/model"
-	"github.com/swav-go/swav/pretrain"
+	"github.com/swav-go/swav/pretrain/trainer"
 )
 
 func newExportCmd() *cobra.Command {
@@ -42,7 +43,7 @@ replaces it anyway.`,
 				return err
 			}
 			if !force { // before the batch-norm pass, which can take minutes
-				if err := pretrain.CheckExportTarget(f, args[0], out); err != nil {
+				if err := export.CheckTarget(f, args[0], out); err != nil {
 					return forceHint(err)
 				}
 			}
@@ -59,17 +60,17 @@ replaces it anyway.`,
 				if err != nil {
 					return err
 				}
-				skipped, err := pretrain.RecalibrateBatchNorm(cmd.Context(), f, src,
-					pretrain.RecalibrateOptions{Images: bnImages, OnError: policy, Backend: be})
+				skipped, err := export.RecalibrateBatchNorm(cmd.Context(), f, src,
+					export.RecalibrateOptions{Images: bnImages, OnError: policy, Backend: be})
 				if err != nil {
 					return fmt.Errorf("export: batch-norm statistics from %s: %w", name, err)
 				}
 				for _, s := range skipped {
 					fmt.Fprintf(os.Stderr, "skipped %s\n", s)
 				}
-				fmt.Fprintf(os.Stderr, "batch-norm statistics re-estimated on %s: %s\n", name, f.Header.Extra[pretrain.ExtraRecalibration])
+				fmt.Fprintf(os.Stderr, "batch-norm statistics re-estimated on %s: %s\n", name, f.Header.Extra[export.ExtraRecalibration])
 			}
-			if err := pretrain.ExportWith(f, args[0], out, pretrain.ExportOptions{Float16: f16, Force: force}); err != nil {
+			if err := export.Write(f, args[0], out, export.Options{Float16: f16, Force: force}); err != nil {
 				return forceHint(err)
 			}
 			st, err := os.Stat(out)
@@ -86,13 +87,13 @@ replaces it anyway.`,
 	cmd.Flags().StringVar(&bnData, "bn-data", "", "re-estimate batch-norm statistics on these images (a doublestar glob)")
 	cmd.Flags().StringVar(&bnIdx, "bn-idx", "", "re-estimate batch-norm statistics on the images of this IDX file")
 	cmd.Flags().IntVar(&bnImages, "bn-images", 10000, "images drawn for the batch-norm statistics")
-	cmd.Flags().StringVar(&onError, "on-error", "skip", "unreadable images for the statistics: skip or fail")
+	onErrorFlag(cmd.Flags(), &onError, "unreadable images for the statistics: skip or fail")
 	return cmd
 }
 
 // forceHint adds the flag that overrides a refusal to replace a training checkpoint.
 func forceHint(err error) error {
-	if errors.Is(err, pretrain.ErrReplacesTraining) {
+	if errors.Is(err, export.ErrReplacesTraining) {
 		return fmt.Errorf("%w: pass --force to replace it anyway", err)
 	}
 	return err
@@ -113,16 +114,16 @@ func newInitCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			size, channels, err := pretrain.ProbeInput(src)
-			if err != nil {
-				return err
-			}
-			cfg, err := architecture(arch, src)
-			if err != nil {
-				return err
-			}
-			if cfg.Block == "" {
+			if arch == "" {
 				return errors.New("init: --arch is required")
+			}
+			size, channels, err := trainer.ProbeInput(src)
+			if err != nil {
+				return err
+			}
+			cfg, err := architecture(arch, channels)
+			if err != nil {
+				return err
 			}
 			be, err := newBackend()
 			if err != nil {
@@ -132,7 +133,7 @@ func newInitCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			mean, std, err := pretrain.ChannelStats(src, channels)
+			mean, std, err := trainer.ChannelStats(src, channels)
 			if err != nil {
 				return err
 			}

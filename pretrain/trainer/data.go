@@ -1,4 +1,4 @@
-package pretrain
+package trainer
 
 import (
 	gocontext "context"
@@ -14,13 +14,16 @@ import (
 	"github.com/swav-go/swav/augment"
 	"github.com/swav-go/swav/dataset"
 	"github.com/swav-go/swav/imageio"
+	"github.com/swav-go/swav/pretrain/method"
 )
 
 // statsSample is how many images channelStats reads to estimate the data's mean and std.
 const statsSample = 2000
 
-// ProbeInput decodes the first image of src to learn the input size (its shorter side)
-// and channel count (1 for grayscale images, else 3).
+// ProbeInput decodes the first image of src, once, to learn the input size (its shorter
+// side) and channel count (1 for grayscale images, else 3). A run probes once; a
+// caller that needs the values before the run (e.g. to choose an architecture) calls
+// it and passes the model it chose, which the run does not probe again for.
 func ProbeInput(src dataset.Source) (size, channels int, err error) {
 	img, err := src.Image(0)
 	if err != nil {
@@ -78,16 +81,20 @@ func epochOrder(seed uint64, epoch, n int) []int {
 	return rand.New(rand.NewPCG(seed, uint64(epoch)+0x5357_4156)).Perm(n)
 }
 
-// batch is one step's input: per resolution, the crops of every image, crop-major.
+// batch is one step's input: the images' indices, and per view group the views of
+// every image, view-major.
 type batch struct {
-	crops   []any // *tensors.Tensor per resolution group
+	indices *tensors.Tensor // [B] int32
+	views   []any           // *tensors.Tensor per view group
 	skipped []dataset.Skipped
 	err     error
 }
 
-// viewSet is the augmented views of one image (nil when it could not be read).
+// viewSet is the augmented views of one image (nil when it could not be read) and its
+// dataset index.
 type viewSet struct {
 	views []augment.Tensor
+	index int
 }
 
 // batchStream produces an epoch's batches from batch index startBatch on, decoding and
@@ -114,7 +121,7 @@ func newBatchStream(ctx gocontext.Context, t *trainer, epoch, startBatch int) *b
 			return viewSet{}, err
 		}
 		in := imageio.ToTensor(img, o.Model.InChannels)
-		return viewSet{views: o.Crops.Apply(augment.ImageRNG(o.Seed, epoch, idx), in)}, nil
+		return viewSet{views: t.views.Apply(augment.ImageRNG(o.Seed, epoch, idx), in), index: idx}, nil
 	})
 	return s
 }
@@ -132,7 +139,7 @@ func (s *batchStream) next() (batch, bool) {
 			return batch{}, false
 		}
 		if r.Err != nil {
-			if !o.SkipCorrupt {
+			if o.OnError != dataset.Skip {
 				return batch{err: fmt.Errorf("pretrain: %w (use skip to leave corrupt images out)", r.Err)}, true
 			}
 			name := s.t.src.Name(s.order[r.Index])
@@ -148,7 +155,7 @@ func (s *batchStream) next() (batch, bool) {
 		found := false
 		for d := 1; d < B && !found; d++ {
 			if j := (i + d) % B; items[j].views != nil {
-				items[i].views, found = items[j].views, true
+				items[i], found = items[j], true
 			}
 		}
 		if !found {
@@ -156,26 +163,38 @@ func (s *batchStream) next() (batch, bool) {
 		}
 	}
 	s.nextB++
-	return batch{crops: assemble(o, items), skipped: skipped}, true
+	indices := make([]int32, B)
+	for j, it := range items {
+		indices[j] = int32(it.index)
+	}
+	views, err := assemble(s.t.groups, o.Model.InChannels, items)
+	if err != nil {
+		return batch{err: err}, true
+	}
+	return batch{indices: tensors.FromFlatDataAndDimensions(indices, B), views: views, skipped: skipped}, true
 }
 
-// assemble packs the views into one tensor per resolution group, crop-major.
-func assemble(o Options, items []viewSet) []any {
+// assemble packs the views into one tensor per view group, view-major: group g is
+// [Count·B, Size, Size, C], all images' first view, then all images' second view, …
+func assemble(groups []method.ViewGroup, channels int, items []viewSet) ([]any, error) {
 	B := len(items)
 	var out []any
 	view := 0
-	for _, spec := range o.Crops.Crops {
-		per := spec.Size * spec.Size * o.Model.InChannels
-		flat := make([]float32, spec.Count*B*per)
-		for c := range spec.Count {
+	for _, g := range groups {
+		per := g.Size * g.Size * channels
+		flat := make([]float32, g.Count*B*per)
+		for c := range g.Count {
 			for j, it := range items {
+				if view+c >= len(it.views) || len(it.views[view+c].Pix) != per {
+					return nil, fmt.Errorf("pretrain: internal: the views of image %d do not match the view groups %v", it.index, groups)
+				}
 				copy(flat[(c*B+j)*per:], it.views[view+c].Pix)
 			}
 		}
-		view += spec.Count
-		out = append(out, tensors.FromFlatDataAndDimensions(flat, spec.Count*B, spec.Size, spec.Size, o.Model.InChannels))
+		view += g.Count
+		out = append(out, tensors.FromFlatDataAndDimensions(flat, g.Count*B, g.Size, g.Size, channels))
 	}
-	return out
+	return out, nil
 }
 
 // close stops the workers.
@@ -185,10 +204,10 @@ func (s *batchStream) close() {
 	}
 }
 
-// cropsString describes the crops as "2×28+4×14".
-func cropsString(m augment.MultiCrop) string {
-	parts := make([]string, len(m.Crops))
-	for i, c := range m.Crops {
+// viewsString describes the view groups as "2×28+4×14".
+func viewsString(groups []method.ViewGroup) string {
+	parts := make([]string, len(groups))
+	for i, c := range groups {
 		parts[i] = fmt.Sprintf("%d×%d", c.Count, c.Size)
 	}
 	return strings.Join(parts, "+")

@@ -1,4 +1,4 @@
-package pretrain
+package export
 
 import (
 	gocontext "context"

@@ -1,4 +1,4 @@
-package pretrain
+package trainer
 
 import (
 	gocontext "context"
@@ -14,22 +14,40 @@ import (
 	"time"
 
 	"github.com/gomlx/gomlx/backends"
-	"github.com/gomlx/gomlx/pkg/core/dtypes"
-	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 	"github.com/gomlx/gomlx/pkg/ml/train/optimizers"
 
 	"github.com/swav-go/swav/backend"
 	"github.com/swav-go/swav/checkpoint"
+	"github.com/swav-go/swav/checkpoint/export"
 	"github.com/swav-go/swav/dataset"
 	"github.com/swav-go/swav/internal/userfile"
 	"github.com/swav-go/swav/model"
 	"github.com/swav-go/swav/optim"
-	"github.com/swav-go/swav/swavloss"
+	"github.com/swav-go/swav/pretrain/method"
 )
 
 // Version is recorded in checkpoints as the library version.
 const Version = "swav-go 0.1.0"
+
+// Checkpoint kinds. KindTraining is the kind of every training checkpoint (model,
+// optimiser state, the method's state) whatever the method, which the header's
+// ExtraMethod entry names; KindModel that of exports holding only the network.
+const (
+	KindTraining = export.KindTraining
+	KindModel    = export.KindModel
+)
+
+// Header Extra keys a training checkpoint has: ExtraMethod is {"name": …, "config":
+// …}, the method and its resolved configuration (absent in checkpoints written before
+// methods existed, which are SwAV's); ExtraOptions the trainer's resolved options.
+const (
+	ExtraMethod  = "method"
+	ExtraOptions = "pretrain"
+)
+
+// LegacyMethod is the method of training checkpoints without an ExtraMethod entry.
+const LegacyMethod = "swav"
 
 // ErrNonFinite is returned when the loss becomes NaN or ±Inf; the last checkpoint
 // written before it is kept as it was.
@@ -42,29 +60,37 @@ type Result struct {
 	Steps, Epoch int
 	// LastLoss is the loss of the last step.
 	LastLoss float64
-	// ImagesPerSec is the source-image throughput of this session (crops/s is that
-	// times the number of crops).
+	// ImagesPerSec is the source-image throughput of this session (views/s is that
+	// times the number of views).
 	ImagesPerSec float64
-	// Skipped lists images that failed to decode and were replaced (SkipCorrupt).
+	// Skipped lists images that failed to decode and were replaced (dataset.Skip).
 	Skipped []dataset.Skipped
 	// Interrupted is true when the context was cancelled: a checkpoint was saved first.
 	Interrupted bool
 	// Checkpoint is the path written.
 	Checkpoint string
+	// Options are the run's resolved options, Model the network trained.
+	Options Options
 }
 
 // trainer holds a run's state.
 type trainer struct {
 	opts          Options
+	method        method.Method
 	src           dataset.Source
 	backend       backends.Backend
 	ctx           *context.Context
-	queue         *swavloss.Queue
 	optimizer     updater
 	exec          *context.Exec
 	schedule      optim.Schedule
 	itersPerEpoch int
 	inputSize     int
+	views         method.Views
+	groups        []method.ViewGroup
+	numViews      int
+	metricNames   []string
+	metricKinds   []int
+	numInputs     int
 	log           *logger
 	// wallBefore is the training time of earlier sessions (from the checkpoint);
 	// sessionStart the start of this one.
@@ -72,7 +98,7 @@ type trainer struct {
 	sessionStart time.Time
 }
 
-// Run pretrains on src with opts and returns when all epochs (or MaxSteps) are done, the
+// Run trains m on src with opts and returns when all epochs (or MaxSteps) are done, the
 // context is cancelled (after saving a checkpoint), or an error occurs. With a NaN or
 // infinite loss it stops with ErrNonFinite, keeping the last good checkpoint.
 //
@@ -83,32 +109,51 @@ type trainer struct {
 // files of checkpoint.Save's pattern (".BASE.<digits>.tmp") beside the checkpoint, and a
 // resume drops the metrics rows written after the checkpoint's step (and a torn last
 // line), so the metrics' steps stay strictly increasing. Resuming from a checkpoint that
-// is not a training checkpoint (an inference-only export) is an error.
-func Run(ctx gocontext.Context, src dataset.Source, opts Options) (res *Result, err error) {
-	t, err := newTrainer(src, opts)
-	if err != nil {
-		return nil, err
-	}
+// is not a training checkpoint (an inference-only export), or one of another method, is
+// an error.
+func Run(ctx gocontext.Context, src dataset.Source, m method.Method, opts Options) (res *Result, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("pretrain: %v", r)
 		}
 	}()
+	t, err := newTrainer(src, m, opts)
+	if err != nil {
+		return nil, err
+	}
 	return t.run(ctx)
 }
 
-func newTrainer(src dataset.Source, opts Options) (*trainer, error) {
+// Resolve returns opts with every default resolved for m and src, after m.Setup: what
+// Run would train, without training (the first image is decoded, and the data's
+// statistics are estimated when the method asks for them). m is set up by the call
+// and must not be reused for another run.
+func Resolve(src dataset.Source, m method.Method, opts Options) (Options, error) {
+	t, err := newTrainer(src, m, opts)
+	if err != nil {
+		return Options{}, err
+	}
+	return t.opts, nil
+}
+
+func newTrainer(src dataset.Source, m method.Method, opts Options) (*trainer, error) {
+	if m == nil {
+		return nil, errors.New("pretrain: no method")
+	}
 	if src.Len() == 0 {
 		return nil, errors.New("pretrain: the dataset is empty")
 	}
-	size, channels, err := ProbeInput(src)
-	if err != nil {
-		return nil, err
+	size, channels := opts.Input.InputSize, opts.Input.Channels
+	if size <= 0 || channels <= 0 {
+		var err error
+		if size, channels, err = ProbeInput(src); err != nil {
+			return nil, err
+		}
 	}
 	if opts.Model.InChannels > 0 {
 		channels = opts.Model.InChannels
 	}
-	opts = opts.WithDefaults(size, channels)
+	opts = opts.WithDefaults(Data{InputSize: size, Channels: channels, Images: src.Len()})
 	if opts.Workers < 0 {
 		return nil, fmt.Errorf("pretrain: workers %d must be at least 1 (0 means the default, 2)", opts.Workers)
 	}
@@ -117,36 +162,68 @@ func newTrainer(src dataset.Source, opts Options) (*trainer, error) {
 	if err := checkOutputs(opts); err != nil {
 		return nil, err
 	}
-	if opts.Model.InChannels != channels {
-		return nil, fmt.Errorf("pretrain: the model takes %d channels, the data has %d", opts.Model.InChannels, channels)
+	if opts.Epochs < 1 || opts.BatchSize < 2 {
+		return nil, fmt.Errorf("pretrain: epochs %d must be ≥ 1 and batch size %d ≥ 2", opts.Epochs, opts.BatchSize)
 	}
-	if len(opts.Crops.Mean) == 0 {
-		mean, std, err := ChannelStats(src, channels)
-		if err != nil {
-			return nil, err
-		}
-		opts.Crops.Mean, opts.Crops.Std = mean, std
-	}
-	if err := opts.Validate(); err != nil {
-		return nil, err
-	}
-	t := &trainer{opts: opts, src: src, inputSize: size, log: newLogger(opts.Log)}
+	t := &trainer{method: m, src: src, inputSize: size, log: newLogger(opts.Log)}
 	t.itersPerEpoch = src.Len() / opts.BatchSize
 	if t.itersPerEpoch == 0 {
 		return nil, fmt.Errorf("pretrain: %d images are fewer than one batch of %d", src.Len(), opts.BatchSize)
 	}
+	var stats struct {
+		mean, std []float32
+		err       error
+		done      bool
+	}
+	run := method.Run{
+		Model: opts.Model, InputSize: size, Images: src.Len(), BatchSize: opts.BatchSize,
+		Epochs: opts.Epochs, ItersPerEpoch: t.itersPerEpoch, TotalIters: opts.Epochs * t.itersPerEpoch,
+		Seed: opts.Seed, Mean: opts.Mean, Std: opts.Std, Log: t.log.printf,
+		ChannelStats: func() ([]float32, []float32, error) {
+			if !stats.done {
+				stats.mean, stats.std, stats.err = ChannelStats(src, channels)
+				stats.done = true
+			}
+			return stats.mean, stats.std, stats.err
+		},
+	}
+	var err error
+	if opts.Model, err = m.Setup(run); err != nil {
+		return nil, err
+	}
+	if opts.Model.InChannels != channels {
+		return nil, fmt.Errorf("pretrain: the model takes %d channels, the data has %d", opts.Model.InChannels, channels)
+	}
+	opts = opts.WithOptimizer(m.Optimizer())
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	t.opts = opts
 	if opts.CheckpointEvery <= 0 {
 		t.opts.CheckpointEvery = t.itersPerEpoch
 	}
+	t.views = m.Views()
+	t.groups = t.views.Groups()
+	for _, g := range t.groups {
+		t.numViews += g.Count
+	}
+	t.opts.Mean, t.opts.Std = t.views.Normalization()
+	t.metricNames = m.Metrics()
 	scale := float64(opts.BatchSize) / 256
 	t.schedule = optim.Schedule{
 		Base: opts.BaseLR * scale, Final: opts.FinalLR * scale, StartWarmup: opts.StartWarmupLR * scale,
-		WarmupIters: int(math.Round(opts.WarmupEpochs * float64(t.itersPerEpoch))),
+		WarmupIters: int(math.Round(max(opts.WarmupEpochs, 0) * float64(t.itersPerEpoch))),
 		TotalIters:  opts.Epochs * t.itersPerEpoch,
 	}
 	if t.schedule.WarmupIters >= t.schedule.TotalIters {
 		// Runs shorter than the warmup: warm up over all but the last iteration.
+		t.log.printf("warning: the warmup of %g epochs (%d steps) is not shorter than the run (%d epochs, %d steps): "+
+			"warming up over all but the last step; give fewer --warmup-epochs or more --epochs",
+			opts.WarmupEpochs, t.schedule.WarmupIters, opts.Epochs, t.schedule.TotalIters)
 		t.schedule.WarmupIters = max(t.schedule.TotalIters-1, 0)
+	} else if opts.MaxSteps > 0 && t.schedule.WarmupIters >= opts.MaxSteps {
+		t.log.printf("warning: this run stops at step %d (--max-steps), within the warmup of %d steps: "+
+			"the learning rate never reaches its peak", opts.MaxSteps, t.schedule.WarmupIters)
 	}
 	if err := t.schedule.Validate(); err != nil {
 		return nil, err
@@ -159,8 +236,8 @@ func newTrainer(src dataset.Source, opts Options) (*trainer, error) {
 	return t, nil
 }
 
-// build creates the context (from the checkpoint when resuming), the queue, the optimiser
-// and the step executor; it returns the step to start from.
+// build creates the context (from the checkpoint when resuming), the optimiser and the
+// step executor; it returns the step to start from.
 func (t *trainer) build() (start int, err error) {
 	o := t.opts
 	t.ctx = context.New().Checked(false)
@@ -181,16 +258,10 @@ func (t *trainer) build() (start int, err error) {
 			t.log.printf("resuming %s at step %d (epoch %d)", o.Checkpoint, start, start/t.itersPerEpoch)
 		}
 	}
-	if o.QueueLength > 0 {
-		length := swavloss.TrimQueueLength(o.QueueLength, o.BatchSize)
-		t.queue, err = swavloss.NewQueue(t.ctx.In(queueScope), len(o.Loss.Assign), length, o.Model.EmbeddingDim(), dtypes.Float32)
-		if err != nil {
-			return 0, err
-		}
-	}
-	if t.optimizer, err = newOptimizer(o, t.itersPerEpoch); err != nil {
+	if t.optimizer, err = newOptimizer(o, t.method.Optimizer()); err != nil {
 		return 0, err
 	}
+	t.numInputs = len(t.method.StepInputs(method.StepInfo{Step: start, Epoch: start / t.itersPerEpoch}))
 	t.exec, err = context.NewExec(t.backend, t.ctx, t.stepGraph)
 	if err != nil {
 		return 0, err
@@ -198,8 +269,24 @@ func (t *trainer) build() (start int, err error) {
 	return start, nil
 }
 
+// MethodOf returns the name of the method that wrote a training checkpoint header:
+// its ExtraMethod entry, or LegacyMethod for checkpoints written before methods.
+func MethodOf(h checkpoint.Header) (string, error) {
+	raw, ok := h.Extra[ExtraMethod]
+	if !ok {
+		return LegacyMethod, nil
+	}
+	var m struct {
+		Name string `json:"name"`
+	}
+	if err := json.Unmarshal(raw, &m); err != nil || m.Name == "" {
+		return "", fmt.Errorf("the header's %q entry %s does not name a method", ExtraMethod, raw)
+	}
+	return m.Name, nil
+}
+
 // restore loads every variable of a training checkpoint and checks it belongs to this
-// configuration.
+// method and configuration.
 func (t *trainer) restore(f *checkpoint.File) (int, error) {
 	if f.Header.Kind != KindTraining || f.Header.Training == nil {
 		what := fmt.Sprintf("of kind %q", f.Header.Kind)
@@ -209,6 +296,14 @@ func (t *trainer) restore(f *checkpoint.File) (int, error) {
 		return 0, fmt.Errorf("it is %s, not a training checkpoint (%q): it holds no optimiser state or queue, "+
 			"so training cannot continue exactly from it; resume from the training checkpoint it was exported from, "+
 			"or start a new run without resume (or with another checkpoint path)", what, KindTraining)
+	}
+	name, err := MethodOf(f.Header)
+	if err != nil {
+		return 0, err
+	}
+	if name != t.method.Name() {
+		return 0, fmt.Errorf("it was trained with method %q, this run is %q: resume it with --method %s, or start a new run",
+			name, t.method.Name(), name)
 	}
 	cfg, err := model.ParseConfig(f.Header.Model)
 	if err != nil {
@@ -231,7 +326,16 @@ func (t *trainer) restore(f *checkpoint.File) (int, error) {
 	return int(f.Header.Training.Step), nil
 }
 
-func (t *trainer) run(ctx gocontext.Context) (*Result, error) {
+// loop is the state of a run shared by its epochs.
+type loop struct {
+	res        *Result
+	hooks      []method.Hook
+	total      int
+	lastSaved  int
+	imagesDone int
+}
+
+func (t *trainer) run(ctx gocontext.Context) (res *Result, err error) {
 	o := t.opts
 	start, err := t.build()
 	if err != nil {
@@ -241,7 +345,7 @@ func (t *trainer) run(ctx gocontext.Context) (*Result, error) {
 	if o.MaxSteps > 0 && o.MaxSteps < total {
 		total = o.MaxSteps
 	}
-	res := &Result{Steps: start, Epoch: start / t.itersPerEpoch, Checkpoint: o.Checkpoint}
+	res = &Result{Steps: start, Epoch: start / t.itersPerEpoch, Checkpoint: o.Checkpoint, Options: o}
 	if start > 0 && o.MetricsPath != "" && o.MetricsPath != "-" {
 		t.removeStaleTemps(o.MetricsPath) // left by a rewrite below cut by a crash
 	}
@@ -254,15 +358,33 @@ func (t *trainer) run(ctx gocontext.Context) (*Result, error) {
 			o.MetricsPath, dropped, start)
 	}
 	defer metrics.Close()
-	t.log.printf("SwAV: %d images, %d steps/epoch of %d, %d epochs, crops %s, backend %s",
-		t.src.Len(), t.itersPerEpoch, o.BatchSize, o.Epochs, cropsString(o.Crops), t.backend.Name())
+	t.log.printf("%s: %d images, %d steps/epoch of %d, %d epochs, views %s, backend %s",
+		t.method.Name(), t.src.Len(), t.itersPerEpoch, o.BatchSize, o.Epochs, viewsString(t.groups), t.backend.Name())
 	progress := t.log.progress(total, start)
 	defer progress.finish()
 
 	t.sessionStart = time.Now()
-	l := &loop{res: res, metrics: metrics, progress: progress, lastSaved: start, total: total,
-		collapse: newCollapseGuard(o.Model.Prototypes, t.log)}
+	l := &loop{res: res, lastSaved: start, total: total}
+	l.hooks = t.hooks(l, metrics, progress)
 	step := start
+	defer func() {
+		// The loss plot is drawn whenever this session trained: at the end, on
+		// interruption and when a step failed (a NaN), from the metrics file.
+		if step == start || o.PlotPath == "" || o.PlotPath == "-" || o.MetricsPath == "" || o.MetricsPath == "-" {
+			return
+		}
+		if cerr := metrics.Close(); cerr != nil && err == nil {
+			err = cerr
+		}
+		metrics = nil
+		if perr := PlotLoss(o.MetricsPath, o.PlotPath, t.method.Name()); perr != nil {
+			if err == nil {
+				err = perr
+			} else {
+				t.log.printf("warning: %v", perr)
+			}
+		}
+	}()
 	for step < total {
 		before := step
 		if step, err = t.runEpoch(ctx, l, step); err != nil {
@@ -283,24 +405,42 @@ func (t *trainer) run(ctx gocontext.Context) (*Result, error) {
 		}
 	}
 	res.Epoch = step / t.itersPerEpoch
-	if o.PlotPath != "" && o.PlotPath != "-" && o.MetricsPath != "" && o.MetricsPath != "-" {
-		if err := PlotLoss(o.MetricsPath, o.PlotPath); err != nil {
-			return res, err
-		}
-	}
 	t.log.printf("done: %d steps, last loss %.4f, %.1f images/s; checkpoint %s", step, res.LastLoss, res.ImagesPerSec, o.Checkpoint)
 	return res, nil
 }
 
-// loop is the state of a run shared by its epochs.
-type loop struct {
-	res        *Result
-	metrics    *metricsFile
-	progress   *progress
-	collapse   *collapseGuard
-	total      int
-	lastSaved  int
-	imagesDone int
+// hooks are the run's per-step hooks in order: the metrics row, progress, the OnStep
+// callback, the method's hooks, the options' hooks, and the checkpoint.
+func (t *trainer) hooks(l *loop, metrics *metricsFile, progress *progress) []method.Hook {
+	o := t.opts
+	hs := []method.Hook{
+		{Name: "metrics", OnStep: func(s *method.StepResult) error {
+			return metrics.write(Row{Step: s.Step, Epoch: s.Epoch, Loss: s.Loss, LR: s.LR,
+				ImagesPerSec: l.res.ImagesPerSec}, s.Names, s.Values, t.metricKinds)
+		}},
+		{Name: "progress", OnStep: func(s *method.StepResult) error {
+			progress.update(s.Step, s.Loss, l.res.ImagesPerSec, t.numViews)
+			return nil
+		}},
+	}
+	if o.OnStep != nil {
+		hs = append(hs, method.Hook{Name: "on-step", OnStep: func(s *method.StepResult) error {
+			o.OnStep(s.Step, s.Loss)
+			return nil
+		}})
+	}
+	hs = append(hs, t.method.Hooks()...)
+	hs = append(hs, o.Hooks...)
+	return append(hs, method.Hook{Name: "checkpoint", OnStep: func(s *method.StepResult) error {
+		if s.Step%o.CheckpointEvery != 0 && s.Step != l.total {
+			return nil
+		}
+		if err := t.save(s.Step); err != nil {
+			return err
+		}
+		l.lastSaved = s.Step
+		return nil
+	}})
 }
 
 // runEpoch trains from step to the end of its epoch (or to the total, or until ctx is
@@ -323,49 +463,44 @@ func (t *trainer) runEpoch(ctx gocontext.Context, l *loop, step int) (int, error
 		if err := optim.SetLearningRate(t.ctx, lr); err != nil {
 			return step, err
 		}
-		queueOn := t.queue != nil && epoch >= o.EpochQueueStarts
-		outs, err := t.exec.Exec(append([]any{queueOn}, b.crops...)...)
+		inputs := t.method.StepInputs(method.StepInfo{Step: step, Epoch: epoch})
+		if len(inputs) != t.numInputs {
+			return step, fmt.Errorf("pretrain: internal: method %s gave %d step inputs, %d at the start", t.method.Name(), len(inputs), t.numInputs)
+		}
+		args := append(append(inputs, b.indices), b.views...)
+		outs, err := t.exec.Exec(args...)
 		if err != nil {
 			return step, fmt.Errorf("pretrain: step %d: %w", step, err)
 		}
-		loss := float64(tensors.MustCopyFlatData[float32](outs[0])[0])
-		entropy := float64(tensors.MustCopyFlatData[float32](outs[1])[0])
-		inUse := int(tensors.MustCopyFlatData[int32](outs[2])[0])
+		loss, values, err := t.readOutputs(outs)
+		if err != nil {
+			return step, fmt.Errorf("pretrain: step %d: %w", step, err)
+		}
 		if math.IsNaN(loss) || math.IsInf(loss, 0) {
 			kept := fmt.Sprintf("the last good checkpoint %s (step %d) was kept", o.Checkpoint, l.lastSaved)
 			if l.lastSaved == 0 {
 				kept = "no checkpoint had been written yet"
 			}
-			return step, fmt.Errorf("%w at step %d (epoch %d, lr %g); %s: lower the learning rate or raise epsilon",
+			return step, fmt.Errorf("%w at step %d (epoch %d, lr %g); %s: lower the learning rate",
 				ErrNonFinite, step, epoch, lr, kept)
 		}
 		step++
 		l.imagesDone += o.BatchSize
 		rate := float64(l.imagesDone) / time.Since(t.sessionStart).Seconds()
 		l.res.Steps, l.res.LastLoss, l.res.ImagesPerSec = step, loss, rate
-		if err := l.metrics.write(metricRow{Step: step, Epoch: float64(step) / float64(t.itersPerEpoch), Loss: loss,
-			LR: lr, CodeEntropy: entropy, PrototypesInUse: inUse, ImagesPerSec: rate, QueueUsed: queueOn}); err != nil {
-			return step, err
-		}
-		l.progress.update(step, loss, rate, o.Crops.NumCrops())
-		if o.OnStep != nil {
-			o.OnStep(step, loss)
-		}
-		if step > o.FreezePrototypesIters {
-			l.collapse.observe(step, loss, inUse)
-		}
-		if step%o.CheckpointEvery == 0 || step == l.total {
-			if err := t.save(step); err != nil {
+		s := &method.StepResult{Step: step, Epoch: float64(step) / float64(t.itersPerEpoch), Loss: loss, LR: lr,
+			Names: t.metricNames, Values: values, Log: t.log.printf}
+		for _, h := range l.hooks {
+			if err := h.OnStep(s); err != nil {
 				return step, err
 			}
-			l.lastSaved = step
 		}
 	}
 	return step, nil
 }
 
 // save writes a training checkpoint with every context variable (model, optimiser
-// state, queue, global step) atomically.
+// state, the method's state, global step) atomically.
 func (t *trainer) save(step int) error {
 	if gs := optimizers.GetGlobalStep(t.ctx); gs != int64(step) {
 		return fmt.Errorf("pretrain: internal: global step %d, loop step %d", gs, step)
@@ -377,6 +512,10 @@ func (t *trainer) save(step int) error {
 	hp, err := json.Marshal(hyperparameters(t.opts))
 	if err != nil {
 		return err
+	}
+	mc, err := json.Marshal(map[string]any{"name": t.method.Name(), "config": t.method.Config(), "network_scopes": t.method.Scopes().Network})
+	if err != nil {
+		return fmt.Errorf("pretrain: method %s configuration: %w", t.method.Name(), err)
 	}
 	f := &checkpoint.File{
 		Header: checkpoint.Header{
@@ -392,15 +531,12 @@ func (t *trainer) save(step int) error {
 					"backend":      t.backend.Name(),
 				},
 			},
-			Extra: map[string]json.RawMessage{"pretrain": hp},
+			Extra: map[string]json.RawMessage{ExtraOptions: hp, ExtraMethod: mc},
 		},
 		Tensors: ts,
 	}
 	t.removeStaleTemps(t.opts.Checkpoint)
-	if err := checkpoint.Save(t.opts.Checkpoint, f, checkpoint.EncodeOptions{}); err != nil {
-		return err
-	}
-	return nil
+	return checkpoint.Save(t.opts.Checkpoint, f, checkpoint.EncodeOptions{})
 }
 
 // preprocess is the evaluation transform stored with the model: the reference's resize
@@ -411,29 +547,20 @@ func (t *trainer) preprocess() *checkpoint.Preprocess {
 	if t.inputSize >= 224 {
 		p.InputSize, p.ResizeSize = 224, 256
 	}
-	for i := range o.Crops.Mean {
-		p.Mean = append(p.Mean, float64(o.Crops.Mean[i]))
-		p.Std = append(p.Std, float64(o.Crops.Std[i]))
+	for i := range o.Mean {
+		p.Mean = append(p.Mean, float64(o.Mean[i]))
+		p.Std = append(p.Std, float64(o.Std[i]))
 	}
 	return p
 }
 
-// KindTraining is the checkpoint kind of pretraining checkpoints (with optimiser state
-// and queue); KindModel that of exports holding only the network.
-const (
-	KindTraining = "swav-training"
-	KindModel    = model.Kind
-)
-
-// hyperparameters is what a checkpoint records of the run's options.
+// hyperparameters is what a checkpoint records of the trainer's resolved options (the
+// method records its own under ExtraMethod).
 func hyperparameters(o Options) map[string]any {
 	return map[string]any{
 		"epochs": o.Epochs, "batch_size": o.BatchSize, "base_lr": o.BaseLR, "final_lr": o.FinalLR,
-		"warmup_epochs": o.WarmupEpochs, "weight_decay": o.WeightDecay, "momentum": o.Momentum,
-		"lars": !o.NoLARS, "trust_coefficient": o.TrustCoefficient, "freeze_prototypes_iters": o.FreezePrototypesIters,
-		"queue_length": o.QueueLength, "epoch_queue_starts": o.EpochQueueStarts, "epsilon": o.Loss.Epsilon,
-		"temperature": o.Loss.Temperature, "sinkhorn_iterations": o.Loss.Iterations, "crops_for_assign": o.Loss.Assign,
-		"crops": o.Crops.Crops, "seed": o.Seed,
+		"start_warmup_lr": o.StartWarmupLR, "warmup_epochs": max(o.WarmupEpochs, 0), "weight_decay": o.WeightDecay,
+		"momentum": o.Momentum, "lars": !o.NoLARS, "trust_coefficient": o.TrustCoefficient, "seed": o.Seed,
 	}
 }
 

@@ -1,6 +1,6 @@
 //go:build !unix
 
-package pretrain
+package trainer
 
 import "testing"
 

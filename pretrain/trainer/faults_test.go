@@ -1,4 +1,4 @@
-package pretrain
+package trainer
 
 import (
 	"bytes"
@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/swav-go/swav/checkpoint"
+	"github.com/swav-go/swav/checkpoint/export"
 	"github.com/swav-go/swav/model"
 )
 
@@ -133,7 +134,7 @@ func TestBadOutputsFailBeforeTraining(t *testing.T) {
 			want := tc.setup(t, dir, &opts)
 			before := dirEntries(t, dir)
 			start := time.Now()
-			res, err := Run(gocontext.Background(), src, opts)
+			res, err := Run(gocontext.Background(), src, tinySwAV(), opts)
 			elapsed := time.Since(start)
 			mustContain(t, err, want...)
 			if res != nil || steps() != 0 {
@@ -153,7 +154,7 @@ func TestBadOutputsFailBeforeTraining(t *testing.T) {
 // directory as it was and an existing metrics file untouched.
 func TestCheckOutputsProbeLeavesNothing(t *testing.T) {
 	dir := t.TempDir()
-	o := Options{Checkpoint: filepath.Join(dir, "m.swav")}.WithDefaults(28, 1)
+	o := Options{Checkpoint: filepath.Join(dir, "m.swav")}.WithDefaults(Data{InputSize: 28, Channels: 1, Images: 64})
 	writeFile(t, o.MetricsPath, `{"step":1}`+"\n")
 	if err := checkOutputs(o); err != nil {
 		t.Fatal(err)
@@ -244,7 +245,7 @@ func TestStaleTempsRemovedOnSaveAndResume(t *testing.T) {
 	}
 
 	old := strays(t, opts.Checkpoint, 123456789, 42)
-	if _, err := Run(gocontext.Background(), noiseSource{64}, opts); err != nil {
+	if _, err := Run(gocontext.Background(), noiseSource{64}, tinySwAV(), opts); err != nil {
 		t.Fatal(err)
 	}
 	checkGone("after a save", old)
@@ -255,7 +256,7 @@ func TestStaleTempsRemovedOnSaveAndResume(t *testing.T) {
 	old = append(strays(t, opts.Checkpoint, 7, 3141592653), strays(t, opts.Checkpoint+".metrics.jsonl", 99)...)
 	onStep, steps := countingSteps()
 	opts.Resume, opts.OnStep = true, onStep
-	res, err := Run(gocontext.Background(), noiseSource{64}, opts)
+	res, err := Run(gocontext.Background(), noiseSource{64}, tinySwAV(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -267,7 +268,7 @@ func TestStaleTempsRemovedOnSaveAndResume(t *testing.T) {
 }
 
 // metricLine is one JSONL row as Run writes it.
-func metricLine(t *testing.T, r metricRow) string {
+func metricLine(t *testing.T, r Row) string {
 	t.Helper()
 	b, err := json.Marshal(r)
 	if err != nil {
@@ -285,7 +286,7 @@ func TestResumeDropsMetricsPastCheckpoint(t *testing.T) {
 	opts := tinyOptions(t, dir)
 	opts.MaxSteps, opts.CheckpointEvery = 3, 3
 	src := noiseSource{64}
-	if _, err := Run(gocontext.Background(), src, opts); err != nil {
+	if _, err := Run(gocontext.Background(), src, tinySwAV(), opts); err != nil {
 		t.Fatal(err)
 	}
 	kept, err := os.ReadFile(metricsOf(opts))
@@ -299,7 +300,7 @@ func TestResumeDropsMetricsPastCheckpoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	for step := 4; step <= 5; step++ {
-		f.WriteString(metricLine(t, metricRow{Step: step, Epoch: float64(step) / 4, Loss: 999}))
+		f.WriteString(metricLine(t, Row{Step: step, Epoch: float64(step) / 4, Loss: 999}))
 	}
 	f.WriteString(`{"step":6,"epoch":1.5,"lo`)
 	f.Close()
@@ -308,7 +309,7 @@ func TestResumeDropsMetricsPastCheckpoint(t *testing.T) {
 	}
 
 	opts.Resume, opts.MaxSteps = true, 6
-	if _, err := Run(gocontext.Background(), src, opts); err != nil {
+	if _, err := Run(gocontext.Background(), src, tinySwAV(), opts); err != nil {
 		t.Fatal(err)
 	}
 	after, err := os.ReadFile(metricsOf(opts))
@@ -343,7 +344,9 @@ func TestResumeDropsMetricsPastCheckpoint(t *testing.T) {
 }
 
 // metricsOf is the metrics file of o after defaults.
-func metricsOf(o Options) string { return o.WithDefaults(28, 1).MetricsPath }
+func metricsOf(o Options) string {
+	return o.WithDefaults(Data{InputSize: 28, Channels: 1, Images: 64}).MetricsPath
+}
 
 // TestMetricsFileFaults: a torn last line is tolerated by the reader and dropped by the
 // resume's rewrite, which keeps steps 1..last strictly increasing and the file's mode;
@@ -351,7 +354,7 @@ func metricsOf(o Options) string { return o.WithDefaults(28, 1).MetricsPath }
 // is not rewritten.
 func TestMetricsFileFaults(t *testing.T) {
 	dir := t.TempDir()
-	row := func(step int) string { return metricLine(t, metricRow{Step: step, Loss: float64(step)}) }
+	row := func(step int) string { return metricLine(t, Row{Step: step, Loss: float64(step)}) }
 	path := filepath.Join(dir, "m.jsonl")
 
 	// The duplicated, non-monotonic steps of the measured failure, then a torn row.
@@ -442,77 +445,6 @@ func trainingFile(t *testing.T, path string, step int) {
 	}
 }
 
-func kindOf(t *testing.T, path string) string {
-	t.Helper()
-	f, err := checkpoint.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return f.Header.Kind
-}
-
-// TestExportRefusesToReplaceTraining: an export onto its own training checkpoint, or
-// onto another one, is refused with the file named and nothing written; Force allows
-// it; models and new paths are written as before.
-func TestExportRefusesToReplaceTraining(t *testing.T) {
-	dir := t.TempDir()
-	train := filepath.Join(dir, "train.swav")
-	other := filepath.Join(dir, "other.swav")
-	trainingFile(t, train, 12)
-	trainingFile(t, other, 8)
-	orig, _ := os.ReadFile(train)
-	origOther, _ := os.ReadFile(other)
-
-	start := time.Now()
-	err := ExportModel(train, train, false)
-	if !errors.Is(err, ErrReplacesTraining) {
-		t.Fatalf("export onto itself: %v, want ErrReplacesTraining", err)
-	}
-	mustContain(t, err, train, "training checkpoint", "step 12", "optimiser state")
-	if elapsed := time.Since(start); elapsed > 5*time.Second {
-		t.Errorf("the refusal took %v", elapsed)
-	}
-	if b, _ := os.ReadFile(train); !bytes.Equal(b, orig) {
-		t.Error("the refused export changed the training checkpoint")
-	}
-
-	model1 := filepath.Join(dir, "model.swav")
-	if err := ExportModel(train, model1, false); err != nil {
-		t.Fatalf("export to a new path: %v", err)
-	}
-	err = ExportModel(model1, other, false)
-	if !errors.Is(err, ErrReplacesTraining) {
-		t.Fatalf("export onto another training checkpoint: %v, want ErrReplacesTraining", err)
-	}
-	mustContain(t, err, other, "step 8")
-	if b, _ := os.ReadFile(other); !bytes.Equal(b, origOther) {
-		t.Error("the refused export changed the other training checkpoint")
-	}
-	if err := ExportModel(train, model1, false); err != nil {
-		t.Errorf("export over an existing model: %v", err)
-	}
-	if err := ExportModel(model1, model1, false); err != nil {
-		t.Errorf("export of a model onto itself: %v", err)
-	}
-	mustContain(t, ExportModel(train, dir, false), dir, "directory")
-
-	f, err := checkpoint.Load(train)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ExportWith(f, train, train, ExportOptions{Force: true}); err != nil {
-		t.Fatalf("forced export: %v", err)
-	}
-	if k := kindOf(t, train); k != KindModel {
-		t.Errorf("after the forced export the file's kind is %q, want %q", k, KindModel)
-	}
-	for _, name := range dirEntries(t, dir) {
-		if strings.HasSuffix(name, ".tmp") {
-			t.Errorf("temporary file %s left behind", name)
-		}
-	}
-}
-
 // TestResumeFromExportRefused: resuming from an inference-only export (what the
 // measured failure did silently, without optimiser state) is an error naming the file,
 // what it is and what to do, before any step; the file is left as it was.
@@ -521,7 +453,7 @@ func TestResumeFromExportRefused(t *testing.T) {
 	train := filepath.Join(dir, "train.swav")
 	trainingFile(t, train, 4)
 	exported := filepath.Join(dir, "exported.swav")
-	if err := ExportModel(train, exported, false); err != nil {
+	if err := export.File(train, exported, export.Options{}); err != nil {
 		t.Fatal(err)
 	}
 	orig, _ := os.ReadFile(exported)
@@ -530,7 +462,7 @@ func TestResumeFromExportRefused(t *testing.T) {
 	onStep, steps := countingSteps()
 	opts.OnStep = onStep
 	start := time.Now()
-	_, err := Run(gocontext.Background(), noiseSource{64}, opts)
+	_, err := Run(gocontext.Background(), noiseSource{64}, tinySwAV(), opts)
 	mustContain(t, err, exported, "inference-only", "optimiser state", "resume from the training checkpoint")
 	if steps() != 0 {
 		t.Errorf("%d steps ran", steps())
@@ -571,7 +503,7 @@ func TestNewRunRefusesToReplaceCheckpoint(t *testing.T) {
 	opts.Checkpoint = path
 	onStep, steps := countingSteps()
 	opts.OnStep = onStep
-	_, err = Run(gocontext.Background(), noiseSource{64}, opts)
+	_, err = Run(gocontext.Background(), noiseSource{64}, tinySwAV(), opts)
 	mustContain(t, err, path, "already exists", "--resume", "--overwrite")
 	if steps() != 0 {
 		t.Errorf("%d steps ran before the refusal", steps())
@@ -582,7 +514,7 @@ func TestNewRunRefusesToReplaceCheckpoint(t *testing.T) {
 
 	opts.Overwrite = true
 	opts.MaxSteps = 1
-	if _, err := Run(gocontext.Background(), noiseSource{64}, opts); err != nil {
+	if _, err := Run(gocontext.Background(), noiseSource{64}, tinySwAV(), opts); err != nil {
 		t.Fatalf("with Overwrite: %v", err)
 	}
 	if steps() != 1 {

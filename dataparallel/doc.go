@@ -26,7 +26,8 @@
 //   - collective.go: [Collective], [Simulated], [SPMD].
 //   - sinkhorn.go: [Sinkhorn] over shards, the reference's distributed_sinkhorn.
 //   - moments.go: [Moments], synchronised batch-norm statistics from shard sums.
-//   - exec.go: [NewSinkhornExec], an SPMD executable of [Sinkhorn].
+//   - exec.go: [NewSinkhornExec], an SPMD executable of [Sinkhorn], and
+//     [NewAutoShardedSinkhornExec], swavloss.Sinkhorn partitioned by XLA Shardy.
 //
 // Graph-building functions panic on programmer errors (wrong shapes, shard counts), with
 // a message prefixed "dataparallel."; functions on host values return wrapped errors.

@@ -45,6 +45,26 @@ func TestSPMDOnPureGoBackend(t *testing.T) {
 	}
 }
 
+// TestAutoShardingOnPureGoBackend: the AutoSharding executable fails the same way, its
+// builder lacking DistributedAutoSharding.
+func TestAutoShardingOnPureGoBackend(t *testing.T) {
+	backend := newBackend(t)
+	mesh, err := NewMesh(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exec, err := NewAutoShardedSinkhornExec(backend, mesh, 0.05, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := exec.Exec([][]float32{{0.1, 0.9}, {0.5, -0.2}}); err == nil || !strings.Contains(err.Error(), "DistributedAutoSharding") {
+		t.Errorf("AutoSharding Sinkhorn on %s: error %v, want one naming DistributedAutoSharding", backend.Name(), err)
+	}
+	if _, err := NewAutoShardedSinkhornExec(backend, mesh, 0, 3); err == nil {
+		t.Error("ε = 0: no error")
+	}
+}
+
 func TestNewSinkhornExecErrors(t *testing.T) {
 	backend := newBackend(t)
 	mesh2d, err := distributed.NewDeviceMesh([]int{1, 1}, []string{"batch", "model"})

@@ -99,6 +99,42 @@ func TestXLASinkhornSPMD(t *testing.T) {
 	}
 }
 
+// TestXLASinkhornAutoSharding: the single-device swavloss.Sinkhorn partitioned by XLA
+// Shardy over n devices gives the codes of the whole batch, shard by shard.
+func TestXLASinkhornAutoSharding(t *testing.T) {
+	backend, n := newXLABackend(t)
+	mesh, err := NewMesh(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const b, k, eps, iters = 8, 10, 0.05, 3
+	rng := rand.New(rand.NewPCG(16, 16))
+	shards := make([][][]float64, n)
+	args := make([]any, n)
+	for r := range shards {
+		shards[r] = randomMatrix(rng, b, k, -1, 1)
+		args[r] = toTensor(t, shards[r], dtypes.Float32)
+	}
+	exec, err := NewAutoShardedSinkhornExec(backend, mesh, eps, iters)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Exec(args...)
+	if err != nil {
+		t.Fatalf("AutoSharding Sinkhorn on %d devices: %v", n, err)
+	}
+	if len(out) != n {
+		t.Fatalf("%d outputs for %d devices", len(out), n)
+	}
+	var got [][]float64
+	for _, o := range out {
+		got = append(got, toMatrix(t, o)...)
+	}
+	if d := maxAbsDiff(t, "AutoSharding vs reference", got, distributedSinkhornFloat64(shards, eps, iters)); d > 1e-5 {
+		t.Errorf("AutoSharding Sinkhorn on %d devices vs distributed_sinkhorn: max |Δ| = %.3g", n, d)
+	}
+}
+
 // TestXLAMomentsSPMD: synchronised BN moments across n XLA devices equal those of the
 // concatenated batch.
 func TestXLAMomentsSPMD(t *testing.T) {

@@ -1,0 +1,150 @@
+package moco
+
+import (
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+	"github.com/gomlx/gomlx/pkg/ml/context"
+
+	"github.com/swav-go/swav/model"
+	"github.com/swav-go/swav/pretrain/method"
+)
+
+func setUp(t *testing.T, cfg Config) (*Method, model.Config) {
+	t.Helper()
+	m := New(cfg)
+	net, err := m.Setup(testRun())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, net
+}
+
+// TestSetup: the defaults resolve to MoCo v2's, the network is its (no prototypes, an
+// MLP head without batch norm whose hidden size is the feature size), the key encoder
+// and queue are state, and a queue shorter than a batch is refused.
+func TestSetup(t *testing.T) {
+	m, net := setUp(t, Config{})
+	c := m.Resolved()
+	if c.Loss.Temperature != 0.2 || c.Momentum != 0.999 || c.QueueLength != testBatch {
+		t.Errorf("τ %g, m %g, K %d; want 0.2, 0.999, %d (16 images: one batch)", c.Loss.Temperature, c.Momentum, c.QueueLength, testBatch)
+	}
+	if c.Views.Crops[0].Count != 2 || c.Views.Crops[0].MinScale != 0.2 || c.Views.Mean[0] != 0.5 {
+		t.Errorf("views %+v, mean %v", c.Views.Crops, c.Views.Mean)
+	}
+	if net.Prototypes != 0 || net.HeadBatchNorm || net.HiddenDim != net.FeatureDim() || net.OutDim != 16 {
+		t.Errorf("network %+v: want no prototypes, no head BN, hidden = %d", net, net.FeatureDim())
+	}
+	s := m.Scopes()
+	if strings.Join(s.Network, ",") != "backbone,projection" || strings.Join(s.State, ",") != "moco_key,moco_queue" {
+		t.Errorf("scopes %+v", s)
+	}
+	if o := m.Optimizer(); o.BaseLR != 0.03 || o.WeightDecay != 1e-4 || o.Momentum != 0.9 || o.LARS {
+		t.Errorf("optimizer %+v", o)
+	}
+	if _, err := New(Config{QueueLength: 4}).Setup(testRun()); err == nil || !strings.Contains(err.Error(), "queue length") {
+		t.Errorf("K = 4 < batch 8: %v", err)
+	}
+	for _, tc := range []struct{ images, batch, want int }{{60000, 256, 3072}, {1281167, 256, 65536}, {100, 32, 32}, {5_000_000, 100, 65500}} {
+		if got := DefaultQueueLength(tc.images, tc.batch); got != tc.want {
+			t.Errorf("DefaultQueueLength(%d, %d) = %d, want %d", tc.images, tc.batch, got, tc.want)
+		}
+	}
+}
+
+// TestTrainingRun: 24 steps of the tiny network: finite losses that fall once the
+// queue holds real keys (from step 2 on; before, its random unit vectors are easy
+// negatives), the
+// positive cosine rising above the query–queue cosine, the queue pointer moving a
+// batch per step, and the key encoder following the query encoder by the momentum
+// update.
+func TestTrainingRun(t *testing.T) {
+	m, _ := setUp(t, Config{Momentum: 0.9, QueueLength: 2 * testBatch})
+	ctx := context.New()
+	h := newHarness(t, m, ctx, 0.1)
+	losses, metrics := h.run(0, 24)
+	first, last := mean(losses[2:8]), mean(losses[18:])
+	t.Logf("losses %.3f", losses)
+	if !(last < first) {
+		t.Errorf("loss did not fall: steps 2-7 %.4f, last 6 %.4f (%v)", first, last, losses)
+	}
+	if pos, neg := metrics[23][0], metrics[23][1]; !(pos > neg) {
+		t.Errorf("last step: positive cosine %.3f not above the negatives' %.3f", pos, neg)
+	}
+	if p, err := m.queue.Pointer(); err != nil || p != 0 { // 24 pushes of 8 into 16 rows
+		t.Errorf("queue pointer %d (%v), want 0", p, err)
+	}
+	// One more step by hand: ξ' = 0.9·ξ + 0.1·θ with θ before that step's update.
+	name := "/" + model.BackboneScope + "/conv1"
+	theta, _ := ctx.GetVariableByScopeAndName(name, "kernel").Value()
+	xi, _ := ctx.GetVariableByScopeAndName("/"+KeyScope+name, "kernel").Value()
+	thetaV, xiV := tensors.MustCopyFlatData[float32](theta), tensors.MustCopyFlatData[float32](xi)
+	h.run(24, 25)
+	next, _ := ctx.GetVariableByScopeAndName("/"+KeyScope+name, "kernel").Value()
+	nextV := tensors.MustCopyFlatData[float32](next)
+	for i := range nextV {
+		if want := 0.9*float64(xiV[i]) + 0.1*float64(thetaV[i]); math.Abs(float64(nextV[i])-want) > 1e-6 {
+			t.Fatalf("key kernel[%d] = %g, want 0.9·%g + 0.1·%g = %g", i, nextV[i], xiV[i], thetaV[i], want)
+		}
+	}
+	for v := range ctx.IterVariables() {
+		if strings.HasPrefix(v.Scope(), "/"+KeyScope) && v.Trainable {
+			t.Errorf("key-encoder variable %s is trainable", v.ScopeAndName())
+		}
+	}
+}
+
+// TestResume: 4 steps uninterrupted equal 2 steps, every variable copied to a new
+// context (a checkpoint), and 2 more steps by a new Method: same losses, metrics and
+// final variables, bit for bit (the queue, its pointer, the key encoder and its
+// started flag are all state).
+func TestResume(t *testing.T) {
+	cfg := Config{QueueLength: 2 * testBatch}
+	m1, _ := setUp(t, cfg)
+	ctx1 := context.New()
+	full, fullMetrics := newHarness(t, m1, ctx1, 0.1).run(0, 4)
+
+	m2, _ := setUp(t, cfg)
+	ctx2 := context.New()
+	head, _ := newHarness(t, m2, ctx2, 0.1).run(0, 2)
+	ctx3 := cloneContext(t, ctx2)
+	m3, _ := setUp(t, cfg)
+	tail, tailMetrics := newHarness(t, m3, ctx3, 0.1).run(2, 4)
+	got := append(head, tail...)
+	for i := range full {
+		if got[i] != full[i] {
+			t.Errorf("step %d: loss %v resumed, %v uninterrupted", i, got[i], full[i])
+		}
+	}
+	for i := range tailMetrics {
+		for j := range tailMetrics[i] {
+			if tailMetrics[i][j] != fullMetrics[2+i][j] {
+				t.Errorf("step %d: metric %s %v resumed, %v uninterrupted", 2+i, m1.Metrics()[j], tailMetrics[i][j], fullMetrics[2+i][j])
+			}
+		}
+	}
+	assertSameVariables(t, ctx1, ctx3)
+}
+
+// TestEntry: the registry entry builds MoCo from its flags.
+func TestEntry(t *testing.T) {
+	e := Entry()
+	if _, err := method.NewRegistry(e); err != nil {
+		t.Fatal(err)
+	}
+	fs := newFlagSet()
+	build := e.Flags(fs)
+	if err := fs.Parse([]string{"-temperature", "0.1", "-queue-length", "4096", "-key-momentum", "0.99"}); err != nil {
+		t.Fatal(err)
+	}
+	mm, err := build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := mm.(*Method).cfg
+	if c.Loss.Temperature != 0.1 || c.QueueLength != 4096 || c.Momentum != 0.99 || mm.Name() != "moco" {
+		t.Errorf("built %+v", c)
+	}
+}

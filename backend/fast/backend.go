@@ -61,9 +61,11 @@
 //
 // GoMLX's kernel-gradient convolution (the input with batch and channel axes
 // swapped, the output gradient as the "kernel") is recognised and run as
-// gemm.ConvKernelGrad on the untransposed operands: one product of the
-// transposed output gradient by input panels gathered per tap, split over
-// workers by columns (so the result does not depend on their number). Other
+// gemm.ConvKernelGrad on the untransposed operands: for stride-1 "same"
+// convolutions one product of the input, read in place tap by tap, by the
+// output gradient; otherwise of the transposed output gradient by input
+// panels gathered per tap; split over workers by rows or columns of the
+// result (so it does not depend on their number). Other
 // convolutions whose operand layouts are not channels-last transpose
 // operands into scratch buffers first (tiled, ~1.4 ns per element), costing
 // one memory pass against the convolution's 9·Cin multiply-adds per element.
@@ -99,6 +101,8 @@
 //	nowinograd   run 3×3 stride-1 convolutions directly, not by Winograd (comparison)
 //	nokgrad      run kernel-gradient convolutions as transposed generic convolutions,
 //	             not by gemm.ConvKernelGrad (comparison)
+//	kgradgather  run gemm.ConvKernelGrad in its general form only, the input
+//	             gathered into panels, not read in place (comparison)
 //	noreducefuse do not fuse elementwise operands into reductions, and
 //	             materialise broadcasts read by several fused groups (comparison)
 //	nohot        run everything on the delegate (for comparison and tests)
@@ -200,10 +204,12 @@ func New(config string) (backends.Backend, error) {
 			opts.PureGo = true
 		case "nowinograd":
 			opts.NoWinograd = true
+		case "kgradgather":
+			opts.KernelGradGather = true
 		case "nohot":
 			noHot = true
 		default:
-			return nil, fmt.Errorf("backend %s: unknown option %q (known: workers=N, delegate=swavgo|go, purego, nowinograd, nokgrad, noreducefuse, nohot, nofuse, stats, elementwise_min=N)",
+			return nil, fmt.Errorf("backend %s: unknown option %q (known: workers=N, delegate=swavgo|go, purego, nowinograd, nokgrad, kgradgather, noreducefuse, nohot, nofuse, stats, elementwise_min=N)",
 				BackendName, part)
 		}
 	}

@@ -641,8 +641,8 @@ func TestConvEpilogueReadsConvInput(t *testing.T) {
 
 // TestConvKernelGradient: the kernel gradients of the small ResNet's convolution
 // kinds (3×3 stride 1 and 2, 1×1 stride 2, the 1-channel stem, an odd size with
-// kernel dilation) run on gemm.ConvKernelGrad — the stats must show it — and
-// match the swavgo backend; with nokgrad the same graph takes the transposed
+// kernel dilation, channel counts off the 6×16 tile) run on gemm.ConvKernelGrad,
+// in place and (kgradgather) gathered — the stats must show it — and match the swavgo backend; with nokgrad the same graph takes the transposed
 // generic convolution instead.
 func TestConvKernelGradient(t *testing.T) {
 	r := rand.New(rand.NewPCG(27, 28))
@@ -653,6 +653,7 @@ func TestConvKernelGradient(t *testing.T) {
 		{2, 9, 16, 32, 1, 2, 0, 1},
 		{4, 8, 1, 32, 3, 1, 1, 1},
 		{2, 11, 5, 7, 3, 1, 2, 2},
+		{3, 7, 20, 24, 3, 1, 1, 1},
 	} {
 		t.Run(fmt.Sprintf("%+v", c), func(t *testing.T) {
 			x := randTensor(r, c.b, c.h, c.h, c.ci)
@@ -665,7 +666,7 @@ func TestConvKernelGradient(t *testing.T) {
 			}
 			inputs := []*tensors.Tensor{x, k}
 			want := runGraph(t, newRef(t), fn, inputs)
-			for _, cfg := range []string{"", "workers=1", "workers=2", "purego,workers=1", "nokgrad"} {
+			for _, cfg := range []string{"", "workers=1", "workers=2", "purego,workers=1", "kgradgather", "kgradgather,workers=2", "nokgrad"} {
 				b := newFast(t, cfg+",stats")
 				got := runGraph(t, b, fn, inputs)
 				closeEnough(t, fmt.Sprintf("config %q kernel gradient", cfg), got[0], want[0], 1e-5)

@@ -13,7 +13,9 @@ import (
 //
 //	kgrad[ky, kx, ci, co] = Σ_{n, y, x} input[n, y·sy + ky·dy − padY, x·sx + kx·dx − padX, ci] · outGrad[n, y, x, co]
 //
-// (terms outside the input are zero). It is one product of the transposed
+// (terms outside the input are zero). Stride-1 convolutions whose output
+// has the input's spatial size read the input in place as the product's
+// first operand (convgrad_inplace.go). Otherwise it is one product of the transposed
 // output gradient (Co × P, P = Batch·OH·OW pixels, read in place) by the
 // im2col matrix of the input (P × KH·KW·Ci), whose 16-column panels are
 // gathered straight from the input, so neither operand is transposed into
@@ -31,15 +33,7 @@ func (e *Engine) ConvKernelGrad(p ConvParams, input, outGrad, kgrad []float32) e
 			return fmt.Errorf("%w: ConvKernelGrad does not take input dilations %v", ErrInvalidArgument, p.InputDilations)
 		}
 	}
-	g := kgGeometry{
-		n: p.Batch, h: p.InSpatial[0], w: p.InSpatial[1], ci: p.InChannels, co: p.OutChannels,
-		kh: p.KernelSpatial[0], kw: p.KernelSpatial[1], oh: p.OutSpatial[0], ow: p.OutSpatial[1],
-		sy: axisOr(p.Strides, 0, 1), sx: axisOr(p.Strides, 1, 1),
-		dy: axisOr(p.KernelDilations, 0, 1), dx: axisOr(p.KernelDilations, 1, 1),
-	}
-	if len(p.Paddings) > 0 {
-		g.padY, g.padX = p.Paddings[0][0], p.Paddings[1][0]
-	}
+	g := kgGeometryOf(&p)
 	pixels := g.n * g.oh * g.ow
 	cols := g.kh * g.kw * g.ci
 	if len(input) < g.n*g.h*g.w*g.ci || len(outGrad) < pixels*g.co || len(kgrad) < cols*g.co {
@@ -53,6 +47,15 @@ func (e *Engine) ConvKernelGrad(p ConvParams, input, outGrad, kgrad []float32) e
 	if pixels == 0 {
 		clear(kg)
 		return nil
+	}
+	if !e.kgGather && g.kgInPlaceOK() {
+		e.kgInPlace(&g, input, outGrad, kg)
+		if allFinite(kg) {
+			return nil
+		}
+		// Some element is ±Inf or NaN: recompute it in the general form,
+		// which never multiplies a value the definition leaves out
+		// (convgrad_inplace.go).
 	}
 	flops := 2 * float64(pixels) * float64(cols) * float64(g.co)
 	nPanels := (cols + NR - 1) / NR
@@ -98,6 +101,21 @@ type kgGeometry struct {
 	kh, kw, oh, ow  int
 	sy, sx, dy, dx  int
 	padY, padX      int
+}
+
+// kgGeometryOf reads the geometry of a validated 2-D convolution without
+// input dilation.
+func kgGeometryOf(p *ConvParams) kgGeometry {
+	g := kgGeometry{
+		n: p.Batch, h: p.InSpatial[0], w: p.InSpatial[1], ci: p.InChannels, co: p.OutChannels,
+		kh: p.KernelSpatial[0], kw: p.KernelSpatial[1], oh: p.OutSpatial[0], ow: p.OutSpatial[1],
+		sy: axisOr(p.Strides, 0, 1), sx: axisOr(p.Strides, 1, 1),
+		dy: axisOr(p.KernelDilations, 0, 1), dx: axisOr(p.KernelDilations, 1, 1),
+	}
+	if len(p.Paddings) > 0 {
+		g.padY, g.padX = p.Paddings[0][0], p.Paddings[1][0]
+	}
+	return g
 }
 
 // kgRange computes columns [j0, j1) (a whole number of 16-column panels, or

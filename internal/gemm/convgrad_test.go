@@ -68,6 +68,18 @@ var kernelGradCases = []struct {
 	{2, 9, 9, 16, 20, 3, 3, 1, 2, [2][2]int{{2, 2}, {2, 2}}},
 	{1, 3, 3, 48, 13, 3, 3, 1, 1, [2][2]int{{1, 1}, {1, 1}}},
 	{40, 7, 7, 64, 128, 3, 3, 1, 1, [2][2]int{{1, 1}, {1, 1}}},
+	// Same-size stride-1 shapes for the in-place form: Ci and Co off the tile
+	// (20 = 3·6 + 2 channels, 24 = 16 + 8 outputs), H ≠ W, K blocks that cut
+	// image rows (6·14·14 pixels in blocks of 294), 5×5, asymmetric and even
+	// kernels, fewer channels than a tile row group (reads that would pass the
+	// input's end), the head's 1×1 "linear" layers on 1×1 images.
+	{2, 5, 11, 20, 24, 3, 3, 1, 1, [2][2]int{{1, 1}, {1, 1}}},
+	{6, 14, 14, 32, 64, 3, 3, 1, 1, [2][2]int{{1, 1}, {1, 1}}},
+	{3, 6, 6, 7, 16, 5, 5, 1, 1, [2][2]int{{2, 2}, {2, 2}}},
+	{2, 6, 5, 9, 17, 3, 3, 1, 1, [2][2]int{{0, 2}, {2, 0}}},
+	{2, 4, 4, 3, 5, 2, 2, 1, 1, [2][2]int{{0, 1}, {1, 0}}},
+	{50, 1, 1, 40, 21, 1, 1, 1, 1, [2][2]int{{0, 0}, {0, 0}}},
+	{1, 2, 2, 1, 3, 3, 3, 1, 1, [2][2]int{{1, 1}, {1, 1}}},
 }
 
 func kernelGradParams(c struct {
@@ -89,8 +101,9 @@ func TestConvKernelGrad(t *testing.T) {
 		og := randSlice(r, c.batch*p.OutSpatial[0]*p.OutSpatial[1]*c.co)
 		want, scale := refKernelGrad(p, in, og)
 		var first []float32
-		for _, opts := range []Options{{Workers: 1}, {Workers: 2}, {Workers: 1, PureGo: true}} {
-			name := fmt.Sprintf("%+v/workers=%d,purego=%v", c, opts.Workers, opts.PureGo)
+		for _, opts := range []Options{{Workers: 1}, {Workers: 2}, {Workers: 1, PureGo: true},
+			{Workers: 1, KernelGradGather: true}, {Workers: 2, KernelGradGather: true}} {
+			name := fmt.Sprintf("%+v/%+v", c, opts)
 			got := make([]float32, len(want))
 			for i := range got {
 				got[i] = float32(math.NaN()) // Every element must be overwritten.
@@ -101,10 +114,11 @@ func TestConvKernelGrad(t *testing.T) {
 			if i, ok := closeTo(got, want, scale); !ok {
 				t.Fatalf("%s: element %d = %g, want %g", name, i, got[i], want[i])
 			}
-			// Workers split columns, never the reduction: 1 and 2 workers agree bit for bit.
-			if first == nil {
+			// Workers split rows or columns, never the reduction: 1 and 2
+			// workers agree bit for bit (within one form).
+			if !opts.PureGo && !opts.KernelGradGather && first == nil {
 				first = got
-			} else if !opts.PureGo {
+			} else if !opts.PureGo && !opts.KernelGradGather {
 				for i := range got {
 					if got[i] != first[i] {
 						t.Fatalf("%s: element %d = %g, %g with one worker", name, i, got[i], first[i])
@@ -113,6 +127,109 @@ func TestConvKernelGrad(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestConvKernelGradInPlace checks the in-place form itself (without the
+// finiteness check that may hand work to the general form) on every case it
+// applies to, for 1 and 2 workers and the Go micro-kernel.
+func TestConvKernelGradInPlace(t *testing.T) {
+	r := rand.New(rand.NewPCG(17, 18))
+	covered := 0
+	for _, c := range kernelGradCases {
+		p := kernelGradParams(c)
+		e := New(Options{Workers: 1})
+		g := kgGeometryOf(&p)
+		if !g.kgInPlaceOK() {
+			continue
+		}
+		covered++
+		in := randSlice(r, c.batch*c.h*c.w*c.ci)
+		og := randSlice(r, c.batch*p.OutSpatial[0]*p.OutSpatial[1]*c.co)
+		want, scale := refKernelGrad(p, in, og)
+		var first []float32
+		for _, opts := range []Options{{Workers: 1}, {Workers: 2}, {Workers: 1, PureGo: true}} {
+			e = New(opts)
+			got := make([]float32, len(want))
+			for i := range got {
+				got[i] = float32(math.NaN())
+			}
+			e.kgInPlace(&g, in, og, got)
+			if i, ok := closeTo(got, want, scale); !ok {
+				t.Fatalf("%+v/%+v: element %d = %g, want %g", c, opts, i, got[i], want[i])
+			}
+			if first == nil {
+				first = got
+			} else if !opts.PureGo {
+				for i := range got {
+					if got[i] != first[i] {
+						t.Fatalf("%+v/%+v: element %d = %g, %g with one worker", c, opts, i, got[i], first[i])
+					}
+				}
+			}
+		}
+	}
+	if covered < 10 {
+		t.Errorf("the in-place form applies to %d cases, want ≥ 10", covered)
+	}
+}
+
+// TestConvKernelGradNonFinite: an Inf in the input's last column is read by the
+// in-place form's excluded (zeroed) terms of the taps that never use it, giving
+// NaN there; ConvKernelGrad must notice and return the definition's values:
+// finite where the reference is, the same Inf or NaN where it is not.
+func TestConvKernelGradNonFinite(t *testing.T) {
+	r := rand.New(rand.NewPCG(19, 20))
+	c := kernelGradCases[0]
+	p := kernelGradParams(c)
+	in := randSlice(r, c.batch*c.h*c.w*c.ci)
+	og := randSlice(r, c.batch*p.OutSpatial[0]*p.OutSpatial[1]*c.co)
+	in[((1*c.h+3)*c.w+c.w-1)*c.ci+2] = float32(math.Inf(1)) // image 1, row 3, last column, channel 2
+	want, scale := refKernelGrad(p, in, og)
+	finite := 0
+	for _, v := range want {
+		if !math.IsInf(v, 0) && !math.IsNaN(v) {
+			finite++
+		}
+	}
+	if finite == len(want) || finite == 0 {
+		t.Fatalf("reference has %d finite elements of %d: the test needs both kinds", finite, len(want))
+	}
+	g := kgGeometryOf(&p)
+	raw := make([]float32, len(want))
+	New(Options{Workers: 1}).kgInPlace(&g, in, og, raw)
+	if _, ok := sameValues(raw, want, scale); ok {
+		t.Error("the in-place form alone matched the reference: the case does not exercise the check")
+	}
+	for _, opts := range []Options{{Workers: 1}, {Workers: 2}, {Workers: 1, KernelGradGather: true}} {
+		got := make([]float32, len(want))
+		if err := New(opts).ConvKernelGrad(p, in, og, got); err != nil {
+			t.Fatal(err)
+		}
+		if i, ok := sameValues(got, want, scale); !ok {
+			t.Errorf("%+v: element %d = %g, want %g", opts, i, got[i], want[i])
+		}
+	}
+}
+
+// sameValues is closeTo for results that may hold ±Inf and NaN: those must
+// match exactly in kind.
+func sameValues(got []float32, want, scale []float64) (int, bool) {
+	for i, w := range want {
+		g := float64(got[i])
+		switch {
+		case math.IsNaN(w):
+			if !math.IsNaN(g) {
+				return i, false
+			}
+		case math.IsInf(w, 0):
+			if g != w {
+				return i, false
+			}
+		case math.IsNaN(g) || math.IsInf(g, 0) || math.Abs(g-w) > 1e-5*scale[i]+1e-6:
+			return i, false
+		}
+	}
+	return -1, true
 }
 
 // closeTo reports the first element of got farther from want than float32
@@ -168,10 +285,11 @@ func TestConvKernelGradRejects(t *testing.T) {
 }
 
 // BenchmarkConvKernelGrad times ConvKernelGrad on the small ResNet's 3×3 layers at
-// batch 64 (compare BenchmarkConvKernelGradient, the transposed-operand form).
+// batch 64 (compare BenchmarkConvKernelGradient, the transposed-operand form),
+// in its general (gather) and in-place forms, one after the other.
 func BenchmarkConvKernelGrad(b *testing.B) {
 	r := rand.New(rand.NewPCG(1, 1))
-	for _, c := range []struct{ h, ci, co, s int }{{28, 32, 32, 1}, {14, 64, 64, 1}, {7, 128, 128, 1}, {28, 32, 64, 2}} {
+	for _, c := range []struct{ h, ci, co, s int }{{28, 32, 32, 1}, {14, 64, 64, 1}, {7, 128, 128, 1}, {4, 128, 128, 1}, {28, 32, 64, 2}} {
 		o := outSize(c.h, 3, c.s, 1, 1, 1, 1)
 		p := ConvParams{Batch: 64, InChannels: c.ci, OutChannels: c.co, InSpatial: []int{c.h, c.h},
 			KernelSpatial: []int{3, 3}, OutSpatial: []int{o, o}, Strides: []int{c.s, c.s}, Paddings: [][2]int{{1, 1}, {1, 1}}}
@@ -179,9 +297,13 @@ func BenchmarkConvKernelGrad(b *testing.B) {
 		og := randSlice(r, 64*o*o*c.co)
 		kg := make([]float32, 9*c.ci*c.co)
 		flops := 2 * float64(64*o*o) * float64(9*c.ci) * float64(c.co)
-		for _, workers := range []int{1, 2} {
-			e := New(Options{Workers: workers})
-			b.Run(fmt.Sprintf("%dx%dx%d_s%d_co%d/threads=%d", c.h, c.h, c.ci, c.s, c.co, workers), func(b *testing.B) {
+		for _, run := range []struct {
+			workers int
+			form    string
+		}{{1, "gather"}, {1, "inplace"}, {2, "gather"}, {2, "inplace"}} {
+			workers := run.workers
+			e := New(Options{Workers: workers, KernelGradGather: run.form == "gather"})
+			b.Run(fmt.Sprintf("%dx%dx%d_s%d_co%d/threads=%d/%s", c.h, c.h, c.ci, c.s, c.co, workers, run.form), func(b *testing.B) {
 				if workers == 1 {
 					runtime.LockOSThread()
 					defer runtime.UnlockOSThread()

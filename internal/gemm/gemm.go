@@ -80,6 +80,10 @@ type Options struct {
 	// NoWinograd runs every convolution directly, 3×3 stride-1 ones included
 	// (for tests and comparison; see winograd.go).
 	NoWinograd bool
+	// KernelGradGather runs every ConvKernelGrad in its general form, the
+	// input gathered into im2col panels (for tests and comparison with the
+	// in-place form; see convgrad.go).
+	KernelGradGather bool
 }
 
 // Engine runs GEMMs and convolutions. It is safe for concurrent use; it only
@@ -89,6 +93,8 @@ type Engine struct {
 	useAsm  bool
 	// noWinograd disables the Winograd path for 3×3 stride-1 convolutions.
 	noWinograd bool
+	// kgGather disables ConvKernelGrad's in-place form.
+	kgGather bool
 	// packMode 1 forces packing row-major A instead of reading it in place
 	// (0: automatic). For benchmarks comparing the two.
 	packMode int
@@ -97,7 +103,7 @@ type Engine struct {
 
 // New creates an Engine.
 func New(opts Options) *Engine {
-	e := &Engine{workers: opts.Workers, useAsm: HasAsmKernels() && !opts.PureGo, noWinograd: opts.NoWinograd}
+	e := &Engine{workers: opts.Workers, useAsm: HasAsmKernels() && !opts.PureGo, noWinograd: opts.NoWinograd, kgGather: opts.KernelGradGather}
 	e.scratch.New = func() any { return new(scratch) }
 	return e
 }

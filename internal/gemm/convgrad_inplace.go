@@ -1,0 +1,183 @@
+package gemm
+
+import "unsafe"
+
+// The in-place form of ConvKernelGrad, for stride-1 convolutions whose output
+// has the input's spatial size ("same" padding: 3×3 with padding 1, 1×1
+// without, the head's 1×1 "linear" layers).
+//
+// There, output pixel p (its index in the batch, n·H·W + y·W + x) reads, for
+// tap t = (ky, kx), the input pixel p + off_t with off_t = (ky·dy − padY)·W +
+// kx·dx − padX, whenever that tap of p falls inside the image. So the kernel
+// gradient is the product
+//
+//	kgrad[(t, ci), co] = Σ_p input[(p + off_t)·Ci + ci] · outGrad[p·Co + co]
+//
+// of a matrix A whose rows (t, ci) are the input itself, shifted by off_t and
+// read in place with a stride of Ci floats per pixel (six consecutive
+// channels form one tile of the micro-kernel: no gather), by B = the output
+// gradient packed into 16-column panels per K block of pixels. The result
+// comes out in kgrad's own layout. Pixels whose tap falls outside the image
+// (a border row or column; the address then points at a neighbouring row or
+// image) are excluded by zeroing their rows of B while that tap runs and
+// packing them again afterwards: a few rows per block. Runs are clamped so
+// that nothing outside the input is read.
+//
+// A zeroed row multiplies a value of the input that the definition does not
+// use; if that value is ±Inf or NaN the product is NaN where the definition
+// has no term. ConvKernelGrad therefore checks the result and recomputes it
+// in the general form when any element is not finite (which the exact result
+// then usually is too: it costs a second pass only on non-finite data).
+
+// kgInPlaceOK reports whether the in-place form applies to g.
+func (g *kgGeometry) kgInPlaceOK() bool {
+	return g.sy == 1 && g.sx == 1 && g.oh == g.h && g.ow == g.w
+}
+
+// kgInPlace computes kg (KH·KW·Ci × Co, overwritten) by the in-place form.
+// Workers split the rows (tap, 6-channel group) of the result, each reducing
+// over all pixels in the same order, so the result does not depend on their
+// number.
+func (e *Engine) kgInPlace(g *kgGeometry, input, outGrad, kg []float32) {
+	pixels := g.n * g.h * g.w
+	taps := g.kh * g.kw
+	groups := (g.ci + MR - 1) / MR
+	units := taps * groups
+	clear(kg)
+	nb := (pixels + KC - 1) / KC
+	kBlock := (pixels + nb - 1) / nb
+	flops := 2 * float64(pixels) * float64(taps*g.ci) * float64(g.co)
+	w := e.workersFor(flops, units)
+	parallel(w, units, 2*w, func(lo, hi int) {
+		e.kgInPlaceRange(g, input, outGrad, kg, kBlock, lo, hi)
+	})
+}
+
+// kgInPlaceRange computes the rows of kg of units [lo, hi) (unit u is tap
+// u / groups, channels 6·(u % groups) to 6·(u % groups) + 5).
+func (e *Engine) kgInPlaceRange(g *kgGeometry, input, outGrad, kg []float32, kBlock, lo, hi int) {
+	s := e.getScratch()
+	defer e.putScratch(s)
+	pixels := g.n * g.h * g.w
+	groups := (g.ci + MR - 1) / MR
+	nPan := (g.co + NR - 1) / NR
+	s.bPack = grow(s.bPack, kBlock*nPan*NR)
+	for pc := 0; pc < pixels; pc += kBlock {
+		kc := min(kBlock, pixels-pc)
+		packGradB(s.bPack, outGrad, g.co, pc, kc, pc, pc+kc)
+		for u := lo; u < hi; {
+			t := u / groups
+			uEnd := min(hi, (t+1)*groups)
+			g0, g1 := u-t*groups, uEnd-t*groups
+			u = uEnd
+			ky, kx := t/g.kw, t%g.kw
+			off := (ky*g.dy-g.padY)*g.w + kx*g.dx - g.padX
+			// The tap of output pixel (y, x) is inside the image for y in
+			// [ylo, yhi) and x in [xlo, xhi).
+			ylo, yhi := max(0, g.padY-ky*g.dy), min(g.h, g.h+g.padY-ky*g.dy)
+			xlo, xhi := max(0, g.padX-kx*g.dx), min(g.w, g.w+g.padX-kx*g.dx)
+			// Pixels whose input index p + off falls outside the batch are
+			// outside their image too: the run skips them.
+			p0, p1 := max(pc, -off), min(pc+kc, pixels-off)
+			if p0 >= p1 || ylo >= yhi || xlo >= xhi {
+				continue
+			}
+			g.forExcluded(p0, p1, ylo, yhi, xlo, xhi, func(q0, q1 int) {
+				for j := range nPan {
+					clear(s.bPack[j*kc*NR+(q0-pc)*NR : j*kc*NR+(q1-pc)*NR])
+				}
+			})
+			// Panel order inside a row group or the reverse measured the
+			// same (within the shared machine's noise, at K blocks of 128 to
+			// 320 pixels).
+			for gi := g0; gi < g1; gi++ {
+				for j := range nPan {
+					e.kgTile(g, s, input, kg, t, gi, j, off, p0, p1, pc, kc)
+				}
+			}
+			g.forExcluded(p0, p1, ylo, yhi, xlo, xhi, func(q0, q1 int) {
+				packGradB(s.bPack, outGrad, g.co, pc, kc, q0, q1)
+			})
+		}
+	}
+}
+
+// kgTile adds to kg the product of tap t, channels 6·gi to 6·gi + 5 of the
+// input (read in place for pixels [p0, p1)) by output-gradient panel j of
+// the K block packed in s.bPack (starting at pixel pc, kc deep).
+func (e *Engine) kgTile(g *kgGeometry, s *scratch, input, kg []float32, t, gi, j, off, p0, p1, pc, kc int) {
+	n := p1 - p0
+	c0 := gi * MR
+	mh := min(MR, g.ci-c0)
+	nw := min(NR, g.co-j*NR)
+	aOff := (p0+off)*g.ci + c0
+	ap, csA := &input[aOff], g.ci
+	if (p1-1+off)*g.ci+c0+MR > len(input) {
+		// The last rows of a partial group would read past the input:
+		// pack them (zero-padded) instead.
+		s.aTail = grow(s.aTail, n*MR)
+		for q := range n {
+			d := s.aTail[q*MR : q*MR+MR]
+			copy(d, input[aOff+q*g.ci:aOff+q*g.ci+mh])
+			clear(d[mh:])
+		}
+		ap, csA = &s.aTail[0], MR
+	}
+	bp := &s.bPack[j*kc*NR+(p0-pc)*NR]
+	cOff := (t*g.ci+c0)*g.co + j*NR
+	if mh == MR && nw == NR {
+		e.kernel(n, ap, 1, csA, bp, &kg[cOff], g.co, 1, 1)
+		return
+	}
+	e.kernel(n, ap, 1, csA, bp, &s.tile[0], NR, 1, 0)
+	mergeTile(&s.tile, kg[cOff:], g.co, mh, nw, 1)
+}
+
+// forExcluded calls fn(q0, q1) for the runs of pixels in [p0, p1) whose row y
+// is outside [ylo, yhi) or whose column x is outside [xlo, xhi).
+func (g *kgGeometry) forExcluded(p0, p1, ylo, yhi, xlo, xhi int, fn func(q0, q1 int)) {
+	for r := p0 / g.w; r*g.w < p1; r++ {
+		rs, re := max(p0, r*g.w), min(p1, (r+1)*g.w)
+		if y := r % g.h; y < ylo || y >= yhi {
+			fn(rs, re)
+			continue
+		}
+		if a, b := rs, min(re, r*g.w+xlo); a < b {
+			fn(a, b)
+		}
+		if a, b := max(rs, r*g.w+xhi), re; a < b {
+			fn(a, b)
+		}
+	}
+}
+
+// packGradB writes pixels [q0, q1) of the output gradient (pixels × co,
+// row-major) into their rows of a K block starting at pixel pc, kc pixels
+// deep, packed as zero-padded panels of NR columns:
+// dst[j·kc·NR + (p−pc)·NR + 0:NR] = outGrad[p·co + j·NR + 0:NR].
+func packGradB(dst, outGrad []float32, co, pc, kc, q0, q1 int) {
+	full := co / NR
+	for p := q0; p < q1; p++ {
+		src := outGrad[p*co : (p+1)*co]
+		for j := range full {
+			d := (*[NR / 2]uint64)(unsafe.Pointer(&dst[j*kc*NR+(p-pc)*NR : j*kc*NR+(p-pc+1)*NR][0]))
+			v := (*[NR / 2]uint64)(unsafe.Pointer(&src[j*NR : j*NR+NR][0]))
+			d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7] = v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]
+		}
+		if h := co - full*NR; h > 0 {
+			d := dst[full*kc*NR+(p-pc)*NR : full*kc*NR+(p-pc+1)*NR]
+			copy(d, src[full*NR:])
+			clear(d[h:])
+		}
+	}
+}
+
+// allFinite reports whether no element of v is ±Inf or NaN.
+func allFinite(v []float32) bool {
+	for _, x := range v {
+		if x-x != 0 {
+			return false
+		}
+	}
+	return true
+}

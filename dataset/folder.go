@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"io/fs"
+	"os"
 	"path"
 	"path/filepath"
 	"slices"
@@ -71,7 +73,8 @@ type Folder struct {
 // no label otherwise.
 //
 // A pattern matching no file returns an error wrapping ErrNoMatch that
-// names the pattern (and wraps the first listing failure, if any); a
+// names the pattern (and wraps the first listing failure, if any; a path
+// without meta characters that does not exist is said to be missing); a
 // malformed pattern is an error too.
 func Glob(pattern string, opts FolderOptions) (*Folder, error) {
 	root, matches, failed, err := list(pattern, WalkOptions{CaseSensitive: opts.CaseSensitive})
@@ -79,6 +82,9 @@ func Glob(pattern string, opts FolderOptions) (*Folder, error) {
 		return nil, err
 	}
 	if len(matches) == 0 {
+		if _, serr := os.Stat(pattern); errors.Is(serr, fs.ErrNotExist) && !strings.ContainsAny(filepath.ToSlash(pattern), metaChars) {
+			return nil, fmt.Errorf("dataset: %s does not exist: %w", pattern, ErrNoMatch)
+		}
 		if len(failed) > 0 {
 			return nil, fmt.Errorf("dataset: pattern %q: %w (searched under %s), and %d path(s) could not be read, the first: %w",
 				pattern, ErrNoMatch, filepath.FromSlash(root), len(failed), failed[0])

@@ -188,7 +188,7 @@ func TestGlobRelativePattern(t *testing.T) {
 
 func TestGlobErrors(t *testing.T) {
 	root := t.TempDir()
-	writeTree(t, root, map[string]string{"loose.png": "png", "cls/a.png": "png"})
+	writeTree(t, root, map[string]string{"loose.png": "png", "cls/a.png": "png", "docs/readme.txt": "text"})
 	base := filepath.ToSlash(root)
 	tests := []struct {
 		name    string
@@ -199,6 +199,8 @@ func TestGlobErrors(t *testing.T) {
 	}{
 		{"no match", base + "/**/*.webp", false, dataset.ErrNoMatch, []string{base + "/**/*.webp", "matched no files"}},
 		{"missing dir", base + "/nope/*.png", false, dataset.ErrNoMatch, []string{"nope"}},
+		{"missing path", base + "/nope", false, dataset.ErrNoMatch, []string{base + "/nope does not exist"}},
+		{"directory without images", base + "/docs", false, dataset.ErrNoMatch, []string{base + "/docs", "matched no files"}},
 		{"bad pattern", base + "/[*.png", false, nil, []string{"[*.png"}},
 		{"labels need class folder", base + "/**/*.png", true, nil, []string{"loose.png", "class folder"}},
 		{"empty", "", false, nil, []string{"empty"}},

@@ -290,6 +290,7 @@ func TestCLIExitStatus(t *testing.T) {
 		{[]string{"embed", "--out", out}, 2, "give the images"},
 		{[]string{"embed", "--batch-size", "many"}, 2, "invalid argument"},
 		{[]string{"embed", "no-such-dir/*.jpg", "--out", out}, 1, `pattern "no-such-dir/*.jpg" matches no file`},
+		{[]string{"embed", "no-such-file.png", "--out", out}, 1, "no-such-file.png does not exist"},
 		{[]string{"embed", bad, "--out", out, "--on-error", "fail"}, 1, "truncated.png"},
 	} {
 		_, stderr, code := cli(t, "", nil, tc.args...)

@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -130,6 +132,9 @@ func walkGlobs(patterns, listed []string, onErr dataset.OnError) ([]string, []da
 			}
 			return fmt.Errorf("%s holds no image (.%s, in any case)", what, strings.Join(dataset.ImageExtensions(), " ."))
 		case len(files) == 0:
+			if _, err := os.Stat(p); errors.Is(err, fs.ErrNotExist) && !strings.ContainsAny(filepath.ToSlash(p), "*?[]{}\\") {
+				return fmt.Errorf("%s does not exist", p)
+			}
 			return errors.New(what + " matches no file")
 		}
 		for _, m := range files {

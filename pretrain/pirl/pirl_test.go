@@ -1,0 +1,175 @@
+package pirl
+
+import (
+	"math"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/gomlx/gomlx/pkg/ml/context"
+
+	"github.com/swav-go/swav/augment"
+	"github.com/swav-go/swav/pretrain/method"
+)
+
+func setUp(t *testing.T, cfg Config) *Method {
+	t.Helper()
+	m := New(cfg)
+	if _, err := m.Setup(testRun()); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// TestSetup: PIRL's defaults (τ 0.07, λ 0.5, μ 0.5, the jigsaw scaled to the input,
+// |D| the dataset), its network (a linear image head, no prototypes) and scopes.
+func TestSetup(t *testing.T) {
+	m := New(Config{})
+	net, err := m.Setup(testRun())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := m.Resolved()
+	if c.Loss.NCE.Temperature != 0.07 || c.Loss.Lambda != 0.5 || c.BankMomentum != 0.5 || c.Loss.NCE.DataSize != testImages || c.Negatives != 1 {
+		t.Errorf("resolved %+v", c)
+	}
+	if g := c.Views.Groups(); len(g) != 2 || g[0] != (augment.ViewGroup{Count: 1, Size: testSize}) || g[1].Count != 9 {
+		t.Errorf("groups %v", g)
+	}
+	if c.Views.Patches.Mean[0] != 0.5 || c.Views.Image.Std[0] != 0.25 {
+		t.Errorf("normalisation %v %v", c.Views.Patches.Mean, c.Views.Image.Std)
+	}
+	if net.Prototypes != 0 || net.HiddenDim != 0 || net.OutDim != 16 {
+		t.Errorf("network %+v", net)
+	}
+	if s := m.Scopes(); strings.Join(s.Network, ",") != "backbone,projection" || strings.Join(s.State, ",") != "pirl_patch_head,pirl_bank" {
+		t.Errorf("scopes %+v", s)
+	}
+	if got := DefaultNegatives(60000); got != 1499 {
+		t.Errorf("DefaultNegatives(60000) = %d, want 1499", got)
+	}
+	if _, err := New(Config{BankMomentum: 1}).Setup(testRun()); err == nil || !strings.Contains(err.Error(), "momentum") {
+		t.Errorf("μ = 1: %v", err)
+	}
+}
+
+// TestTrainingRun: 18 steps of the tiny network: finite losses that fall, Z set on
+// the first step and kept, the bank entries of the batch's images moved to
+// normalise(μ·m + (1−μ)·f) and unit length.
+func TestTrainingRun(t *testing.T) {
+	// τ 0.5 rather than PIRL's 0.07: with 8 negatives the NCE loss at 0.07 swings by
+	// a factor of two from step to step, hiding the trend in 24 steps.
+	cfg := Config{Negatives: 8}
+	cfg.Loss.NCE.Temperature, cfg.Loss.Lambda = 0.5, 0.5
+	m := setUp(t, cfg)
+	ctx := context.New()
+	h := newHarness(t, m, ctx, 0.1)
+	losses, metrics := h.run(0, 18)
+	t.Logf("losses %.3f", losses)
+	first, last := mean(losses[:6]), mean(losses[12:])
+	if !(last < first) {
+		t.Errorf("loss did not fall: first 6 steps %.4f, last 6 %.4f", first, last)
+	}
+	z0 := metrics[0][2]
+	for s := range metrics {
+		if metrics[s][2] != z0 || !(z0 > 0) {
+			t.Fatalf("step %d: Z = %v, step 0 set %v", s, metrics[s][2], z0)
+		}
+	}
+	zVar, _ := m.bank.PartitionVariable().Value()
+	if got := float64(zVar.Value().(float32)); got != z0 {
+		t.Errorf("stored Z %v, used %v", got, z0)
+	}
+	entries, _ := m.bank.EntriesVariable().Value()
+	for i, row := range entries.Value().([][]float32) {
+		n := 0.0
+		for _, v := range row {
+			n += float64(v) * float64(v)
+		}
+		if math.Abs(math.Sqrt(n)-1) > 1e-5 {
+			t.Errorf("bank entry %d has norm %g", i, math.Sqrt(n))
+		}
+	}
+	if cos := metrics[17][1]; !(cos > metrics[0][1]) {
+		t.Errorf("image–bank cosine %.3f at the end, %.3f at the start: the bank does not follow the images", cos, metrics[0][1])
+	}
+}
+
+// TestBankUpdateInStep: a step moves exactly the bank entries of its batch's images
+// (the formula itself is package memory's test), and they stay unit vectors.
+func TestBankUpdateInStep(t *testing.T) {
+	m := setUp(t, Config{Negatives: 4})
+	h := newHarness(t, m, context.New(), 0.1)
+	h.run(0, 1) // creates the bank and updates images 0..7
+	before := bankRows(t, m)
+	h.run(1, 2) // images 8..15
+	after := bankRows(t, m)
+	for i := range testImages {
+		changed := !slices.Equal(before[i], after[i])
+		if changed != (i >= 8) {
+			t.Errorf("entry %d changed: %v, want %v (batch 1 is images 8..15)", i, changed, i >= 8)
+		}
+	}
+}
+
+// TestResume: 4 steps uninterrupted equal 2 steps, every variable copied to a new
+// context (a checkpoint), and 2 more steps by a new Method: same losses, metrics and
+// final variables, bit for bit (the bank, its sampler's RNG state and Z are state).
+func TestResume(t *testing.T) {
+	cfg := Config{Negatives: 8}
+	m1 := setUp(t, cfg)
+	ctx1 := context.New()
+	full, fullMetrics := newHarness(t, m1, ctx1, 0.1).run(0, 4)
+
+	m2 := setUp(t, cfg)
+	ctx2 := context.New()
+	head, _ := newHarness(t, m2, ctx2, 0.1).run(0, 2)
+	ctx3 := cloneContext(t, ctx2)
+	m3 := setUp(t, cfg)
+	tail, tailMetrics := newHarness(t, m3, ctx3, 0.1).run(2, 4)
+	got := append(head, tail...)
+	for i := range full {
+		if got[i] != full[i] {
+			t.Errorf("step %d: loss %v resumed, %v uninterrupted", i, got[i], full[i])
+		}
+	}
+	for i := range tailMetrics {
+		for j := range tailMetrics[i] {
+			if tailMetrics[i][j] != fullMetrics[2+i][j] {
+				t.Errorf("step %d: metric %s %v resumed, %v uninterrupted", 2+i, m1.Metrics()[j], tailMetrics[i][j], fullMetrics[2+i][j])
+			}
+		}
+	}
+	assertSameVariables(t, ctx1, ctx3)
+}
+
+// TestEntry: the registry entry builds PIRL from its flags.
+func TestEntry(t *testing.T) {
+	e := Entry()
+	if _, err := method.NewRegistry(e); err != nil {
+		t.Fatal(err)
+	}
+	fs := newFlagSet()
+	build := e.Flags(fs)
+	if err := fs.Parse([]string{"-temperature", "0.2", "-lambda", "0.25", "-negatives", "100", "-bank-momentum", "0.9"}); err != nil {
+		t.Fatal(err)
+	}
+	mm, err := build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := mm.(*Method).cfg
+	if c.Loss.NCE.Temperature != 0.2 || c.Loss.Lambda != 0.25 || c.Negatives != 100 || c.BankMomentum != 0.9 || mm.Name() != "pirl" {
+		t.Errorf("built %+v", c)
+	}
+}
+
+// bankRows reads the bank's entries.
+func bankRows(t *testing.T, m *Method) [][]float32 {
+	t.Helper()
+	v, err := m.bank.EntriesVariable().Value()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v.Value().([][]float32)
+}

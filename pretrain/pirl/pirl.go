@@ -200,7 +200,9 @@ func (v jigsawViews) Groups() []method.ViewGroup {
 	return out
 }
 
-func (v jigsawViews) Apply(rng *rand.Rand, img augment.Tensor) []augment.Tensor { return v.j.Apply(rng, img) }
+func (v jigsawViews) Apply(rng *rand.Rand, img augment.Tensor) []augment.Tensor {
+	return v.j.Apply(rng, img)
+}
 
 func (v jigsawViews) Normalization() (mean, std []float32) { return v.j.Normalization() }
 

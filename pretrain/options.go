@@ -20,6 +20,7 @@ import (
 	"github.com/swav-go/swav/dataset"
 	"github.com/swav-go/swav/model"
 	"github.com/swav-go/swav/pretrain/method"
+	"github.com/swav-go/swav/pretrain/simclr"
 	"github.com/swav-go/swav/pretrain/swav"
 	"github.com/swav-go/swav/pretrain/trainer"
 	"github.com/swav-go/swav/swavloss"
@@ -130,7 +131,7 @@ type Result = trainer.Result
 // Methods is the registry of the pretraining methods, by name: "swav" and "simclr".
 // It is built on each call, so no package state is shared or mutated.
 func Methods() method.Registry {
-	r, err := method.NewRegistry(swav.Entry())
+	r, err := method.NewRegistry(swav.Entry(), simclr.Entry())
 	if err != nil {
 		panic("pretrain: " + err.Error()) // the entries are this package's own: a programmer error
 	}

@@ -34,8 +34,6 @@
 package method
 
 import (
-	"math/rand/v2"
-
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX's idiom for graph code.
 	"github.com/gomlx/gomlx/pkg/ml/context"
 
@@ -121,46 +119,19 @@ type Run struct {
 	Log func(format string, args ...any)
 }
 
-// Views turns one image into a method's views. augment.MultiCrop is one (see
-// [MultiCropViews]); two views and jigsaw patches are others.
-type Views interface {
-	// Groups lists the views by shape, in the order Apply returns them: Count views of
-	// Size×Size pixels for each group. The trainer stacks each group into one tensor.
-	Groups() []ViewGroup
-	// Apply returns the views of one image (values in [0, 1], H×W×C with the model's
-	// channels), all of group 0 first, then all of group 1, and so on, normalised as
-	// Normalization says. The views depend only on img and on rng, which the trainer
-	// seeds per (seed, epoch, image): runs are reproducible for any number of workers.
-	// Apply is called from several goroutines, each with its own rng.
-	Apply(rng *rand.Rand, img augment.Tensor) []augment.Tensor
-	// Normalization is the per-channel mean and std Apply subtracts and divides by, which
-	// inference must apply too (recorded in the checkpoint's preprocessing section).
-	Normalization() (mean, std []float32)
-}
+// Views turns one image into a method's views (augment.Views: groups of views by
+// shape, Apply, and the normalisation inference must repeat). augment.MultiCrop is
+// one (SwAV's multi-crop, SimCLR's and MoCo v2's two views), augment.Jigsaw another.
+// The trainer seeds Apply's rng per (seed, epoch, image), so runs are reproducible for
+// any number of workers, and calls it from several goroutines, each with its own rng.
+type Views = augment.Views
 
-// ViewGroup is Count views of Size×Size pixels.
-type ViewGroup struct {
-	Count, Size int
-}
+// ViewGroup is Count views of Size×Size pixels (augment.ViewGroup).
+type ViewGroup = augment.ViewGroup
 
-// MultiCropViews is augment.MultiCrop as Views: one group per crop resolution.
-func MultiCropViews(m augment.MultiCrop) Views { return multiCrop{m} }
-
-type multiCrop struct{ m augment.MultiCrop }
-
-func (v multiCrop) Groups() []ViewGroup {
-	gs := make([]ViewGroup, len(v.m.Crops))
-	for i, c := range v.m.Crops {
-		gs[i] = ViewGroup{Count: c.Count, Size: c.Size}
-	}
-	return gs
-}
-
-func (v multiCrop) Apply(rng *rand.Rand, img augment.Tensor) []augment.Tensor {
-	return v.m.Apply(rng, img)
-}
-
-func (v multiCrop) Normalization() (mean, std []float32) { return v.m.Mean, v.m.Std }
+// MultiCropViews is augment.MultiCrop as Views (it is one already; kept for callers
+// that name the conversion).
+func MultiCropViews(m augment.MultiCrop) Views { return m }
 
 // Batch is one step's input to Method.Step.
 type Batch struct {

@@ -106,7 +106,7 @@ func TestMultiCropViews(t *testing.T) {
 	m := augment.DefaultSmall(28)
 	m.Mean, m.Std = []float32{0.3}, []float32{0.35}
 	v := MultiCropViews(m)
-	if got, want := v.Groups(), []ViewGroup{{2, 28}, {4, 14}}; !reflect.DeepEqual(got, want) {
+	if got, want := v.Groups(), []ViewGroup{{Count: 2, Size: 28}, {Count: 4, Size: 14}}; !reflect.DeepEqual(got, want) {
 		t.Errorf("Groups %v, want %v", got, want)
 	}
 	if mean, std := v.Normalization(); mean[0] != 0.3 || std[0] != 0.35 {

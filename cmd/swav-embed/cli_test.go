@@ -491,3 +491,37 @@ func TestOwnDefaults(t *testing.T) {
 		t.Errorf("--hidden is %d after ownDefaults, want -1", v)
 	}
 }
+
+// TestProbeOnDirectories: probe --train DIR --test DIR reads class folders as
+// torchvision's ImageFolder does (upper-case extensions included), as the globs do.
+func TestProbeOnDirectories(t *testing.T) {
+	dir := t.TempDir()
+	for _, split := range []string{"train", "test"} {
+		writeClass(t, filepath.Join(dir, split), "left", true, 6)
+		writeClass(t, filepath.Join(dir, split), "right", false, 6)
+	}
+	// One training image with an upper-case extension still counts.
+	if err := os.Rename(filepath.Join(dir, "train", "left", "a.png"), filepath.Join(dir, "train", "left", "A.PNG")); err != nil {
+		t.Fatal(err)
+	}
+	report := filepath.Join(dir, "report.json")
+	_, stderr, code := cli(t, "", nil, "probe", "--raw-pixels", "--train", filepath.Join(dir, "train"), "--test", filepath.Join(dir, "test"),
+		"--report", report, "--epochs", "5")
+	if code != 0 {
+		t.Fatalf("exit %d:\n%s", code, stderr)
+	}
+	if !strings.Contains(stderr, "features: train 12×784, test 12×784") {
+		t.Errorf("want 12 training images (A.PNG too) and 12 test images of 28×28:\n%s", stderr)
+	}
+	var reps []struct {
+		Top1    float64 `json:"top1"`
+		Support []int   `json:"support"`
+	}
+	b := readBytes(t, report)
+	if err := json.Unmarshal(b, &reps); err != nil || len(reps) != 1 || reps[0].Top1 != 1 || !slices.Equal(reps[0].Support, []int{6, 6}) {
+		t.Errorf("report (%v): want one linear probe separating the two classes of 6 test images each:\n%s", err, b)
+	}
+	if !bytes.Contains(b, []byte(`"left"`)) || !bytes.Contains(b, []byte(`"right"`)) {
+		t.Errorf("classes are not the folder names:\n%s", b)
+	}
+}

@@ -36,7 +36,7 @@ func (f *imageInputFlags) register(fl *pflag.FlagSet) {
 	fl.StringVar(&f.idx, "idx", "", "images as an IDX file (e.g. t10k-images-idx3-ubyte.gz) instead of globs")
 	fl.StringVar(&f.labels, "labels", "", "IDX labels of --idx (default: its name with images-idx3 → labels-idx1, when that file exists)")
 	fl.StringVar(&f.classNames, "class-names", "", `class names for IDX labels: comma-separated, or "fashion-mnist"`)
-	fl.BoolVar(&f.folderLabels, "folder-labels", false, "label each file by its first sub-folder below the glob's base (one glob)")
+	fl.BoolVar(&f.folderLabels, "folder-labels", false, "label each file by its first sub-folder below the glob's base or the directory (one argument)")
 	fl.IntVar(&f.limit, "limit", 0, "use only the first N images (0: all)")
 }
 
@@ -197,7 +197,7 @@ type clusterFlags struct {
 func newClusterCmd() *cobra.Command {
 	var f clusterFlags
 	cmd := &cobra.Command{
-		Use:   "cluster [--model m.swav] (GLOB... | --idx F) --out clusters.csv [--method prototypes|kmeans] [--k N]",
+		Use:   "cluster [--model m.swav] (IMAGES... | --from-file LIST | --idx F) --out clusters.csv [--method prototypes|kmeans] [--k N]",
 		Short: "Group images by the model's SwAV prototypes or by k-means; CSV, sizes, contact sheets, purity/NMI",
 		Long: `Assign every image to a cluster and write path,cluster,score (and label when known) as CSV
 (or JSONL by --out's extension; --out - for standard output).
@@ -211,7 +211,9 @@ score is the cosine similarity to the cluster's centre.
 Cluster sizes go to standard error. With labels (--idx with its labels file, or
 --folder-labels) the purity and NMI of the clustering against them are reported too.
 --sheets DIR writes a contact sheet per cluster (its highest-scoring images); --sheet FILE
-one sheet with a row per cluster, largest first.`,
+one sheet with a row per cluster, largest first.
+
+` + imageArgsHelp,
 		RunE: func(cmd *cobra.Command, args []string) error { return runCluster(cmd, f, args) },
 	}
 	fl := cmd.Flags()

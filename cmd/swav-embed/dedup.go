@@ -27,13 +27,14 @@ type dedupFlags struct {
 func newDedupCmd() *cobra.Command {
 	var f dedupFlags
 	cmd := &cobra.Command{
-		Use:   "dedup (--emb EMB | [--model m.swav] GLOB...) --out groups.csv [--threshold T] [--sheets DIR]",
+		Use:   "dedup (--emb EMB | [--model m.swav] IMAGES... | --from-file LIST) --out groups.csv [--threshold T] [--sheets DIR]",
 		Short: "Find groups of near-duplicate images by cosine similarity of their embeddings",
 		Long: fmt.Sprintf(`Join every pair of images whose embeddings' cosine similarity reaches --threshold and
 write each connected group of two or more images as CSV rows: group number, path, and the
 similarity to the group's first member (a member joined through another may be below the
-threshold). Images come from an embeddings file (--emb) or are embedded from GLOBs with
---model (default: the embedded model). With --sheets, a PNG contact sheet per group is
+threshold). Images come from an embeddings file (--emb) or are embedded with --model
+(default: the embedded model) from globs, files or directories (see embed --help) or a
+--from-file list. With --sheets, a PNG contact sheet per group is
 written to DIR (group-0001.png, …).
 
 Pairs are exact (every pair compared) below %d vectors; above, the file's index (EMB.hnsw,

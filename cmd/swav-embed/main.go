@@ -34,6 +34,11 @@ func newRoot() *cobra.Command {
 	root := &cobra.Command{
 		Use:           "swav-embed",
 		Short:         "SwAV self-supervised image embeddings in Go: pretrain, embed, evaluate",
+		Long: `SwAV self-supervised image embeddings in Go: pretrain, embed, evaluate.
+
+Exit status: 0 on success, 1 on an error, 2 on a usage error (unknown command or flag,
+bad flag value, wrong arguments), 130 when stopped by Ctrl-C (143 by SIGTERM) after
+cleaning up: an interrupted command leaves no partial output file.`,
 		Version:       versionText(),
 		SilenceUsage:  true,
 		SilenceErrors: true,

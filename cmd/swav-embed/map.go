@@ -34,7 +34,9 @@ and draw them as a scatter plot PNG with a legend.
 clusters on the same vectors; --color none draws one colour. --points FILE also writes
 the 2-D coordinates as CSV (path, x, y, group).
 
-The projection is PCA: no maintained pure-Go t-SNE or UMAP library exists to build on.`,
+The projection is PCA: no maintained pure-Go t-SNE or UMAP library exists to build on.
+
+` + imageArgsHelp,
 		RunE: func(cmd *cobra.Command, args []string) error { return runMap(cmd, f, args) },
 	}
 	fl := cmd.Flags()

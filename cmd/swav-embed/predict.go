@@ -26,9 +26,9 @@ type predictFlags struct {
 func newPredictCmd() *cobra.Command {
 	var f predictFlags
 	cmd := &cobra.Command{
-		Use:   "predict --probe p.swav [--model m.swav] GLOB... [--out preds.csv]",
+		Use:   "predict --probe p.swav [--model m.swav] (IMAGES... | --from-file LIST) [--out preds.csv]",
 		Short: "Classify images with a saved linear probe: path, class and top-k probabilities as CSV or JSONL",
-		Long: `Embed the images matching the globs with a model (the embedded default model unless --model
+		Long: `Embed the images with a model (the embedded default model unless --model
 is given) and classify them with a linear probe saved by 'swav-embed probe --save-probe'.
 The probe must come from the same model and --vectors it was trained on; a probe whose
 feature dimension does not match the model's is refused.
@@ -36,7 +36,9 @@ feature dimension does not match the model's is refused.
 Output (--out, by its extension, or standard output when absent or -): CSV with columns
 path, class, probability, then class_2, probability_2 … up to --top-k; or JSONL with
 {"path", "class", "top": [{"index", "class", "probability"}, …]}. Unreadable images are
-listed on standard error and left out (--on-error skip) or stop the run (fail).`,
+listed on standard error and left out (--on-error skip) or stop the run (fail).
+
+` + imageArgsHelp,
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error { return runPredict(cmd, f, args) },
 	}

@@ -29,7 +29,7 @@ type probeFlags struct {
 func newProbeCmd() *cobra.Command {
 	var f probeFlags
 	cmd := &cobra.Command{
-		Use:   "probe [--model m.swav] (--train GLOB --test GLOB | --train-idx F --test-idx F)",
+		Use:   "probe [--model m.swav] (--train DIR|GLOB --test DIR|GLOB | --train-idx F --test-idx F)",
 		Short: "Evaluate frozen features with a linear probe (and kNN) on labelled images",
 		Long: `Embed labelled training and test images with a model (labels from the first sub-folder
 below each glob's base, the ImageFolder convention, or from IDX label files), train the
@@ -41,8 +41,8 @@ accuracy and the confusion matrix on the test set. --knn adds weighted kNN (k = 
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.model, "model", "", "model checkpoint (default: the embedded model)")
-	fl.StringVar(&f.train, "train", "", "training images, a doublestar glob such as 'train/**/*.png' (class = first sub-folder)")
-	fl.StringVar(&f.test, "test", "", "test images, a doublestar glob")
+	fl.StringVar(&f.train, "train", "", "training images: a directory of class folders (as torchvision's ImageFolder) or a doublestar glob such as 'train/**/*.png' (class = first sub-folder)")
+	fl.StringVar(&f.test, "test", "", "test images: a directory of class folders or a doublestar glob")
 	fl.StringVar(&f.trainIdx, "train-idx", "", "training images as an IDX file")
 	fl.StringVar(&f.testIdx, "test-idx", "", "test images as an IDX file")
 	fl.StringVar(&f.trainLabels, "train-labels", "", "IDX labels of --train-idx (default: its name with images-idx3 → labels-idx1)")

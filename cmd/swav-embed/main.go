@@ -32,8 +32,8 @@ func main() { os.Exit(runMain(os.Args[1:], os.Stderr)) }
 
 func newRoot() *cobra.Command {
 	root := &cobra.Command{
-		Use:           "swav-embed",
-		Short:         "SwAV self-supervised image embeddings in Go: pretrain, embed, evaluate",
+		Use:   "swav-embed",
+		Short: "SwAV self-supervised image embeddings in Go: pretrain, embed, evaluate",
 		Long: `SwAV self-supervised image embeddings in Go: pretrain, embed, evaluate.
 
 Exit status: 0 on success, 1 on an error, 2 on a usage error (unknown command or flag,

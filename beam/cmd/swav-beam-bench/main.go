@@ -1,0 +1,140 @@
+// Command swav-beam-bench measures the Beam engine's overhead on one machine: it writes
+// the first N Fashion-MNIST test images as PNG files to a temporary folder, embeds them
+// with the pipeline on Prism (in-process) and with `swav-embed embed`, and prints the
+// images/s of each and the largest difference between their vectors.
+//
+//	go build -o /tmp/swav-embed ../cmd/swav-embed   # from beam/, in the core module
+//	nice -n 5 go run ./cmd/swav-beam-bench --swav_embed /tmp/swav-embed --n 2000
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"image/png"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"time"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/runners/prism"
+
+	"github.com/swav-go/swav/beam/beamembed"
+	"github.com/swav-go/swav/dataset"
+	"github.com/swav-go/swav/embedio"
+)
+
+func main() {
+	n := flag.Int("n", 2000, "number of Fashion-MNIST test images to embed")
+	data := flag.String("fashion_mnist", "/usr/share/datasets/fashion-mnist", "folder holding the Fashion-MNIST IDX files")
+	cli := flag.String("swav_embed", "swav-embed", "the swav-embed binary to compare with")
+	shards := flag.Int("shards", beamembed.DefaultShards, "output shards of the Beam run")
+	batch := flag.Int("batch", beamembed.DefaultBatchSize, "images per forward pass (both runs)")
+	flag.Parse()
+	beam.Init()
+	if err := run(*n, *data, *cli, *shards, *batch); err != nil {
+		fmt.Fprintln(os.Stderr, "swav-beam-bench:", err)
+		os.Exit(1)
+	}
+}
+
+// row returns row i of e.
+func row(e *embedio.Embeddings, i int) []float32 { return e.Data[i*e.Dim : (i+1)*e.Dim] }
+
+// run writes the images, times both runs and prints the figures.
+func run(n int, data, cli string, shards, batch int) error {
+	src, err := dataset.FashionMNIST(data, false)
+	if err != nil {
+		return err
+	}
+	if n <= 0 || n > src.Len() {
+		return fmt.Errorf("--n %d: want 1 to %d", n, src.Len())
+	}
+	dir, err := os.MkdirTemp("", "swav-beam-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	imgDir := filepath.Join(dir, "images")
+	if err := os.Mkdir(imgDir, 0o755); err != nil {
+		return err
+	}
+	for i := range n {
+		img, err := src.Image(i)
+		if err != nil {
+			return err
+		}
+		var buf bytes.Buffer
+		if err := png.Encode(&buf, img); err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(imgDir, fmt.Sprintf("%05d.png", i)), buf.Bytes(), 0o644); err != nil {
+			return err
+		}
+	}
+	pattern := imgDir + "/*.png"
+
+	start := time.Now()
+	counters, err := beamembed.Run(context.Background(), "prism", beamembed.Options{
+		Inputs: []string{pattern}, Prefix: filepath.Join(dir, "beam", "emb"), Shards: shards,
+		BatchSize: batch, Formats: []string{"npy"},
+	})
+	if err != nil {
+		return err
+	}
+	beamTime := time.Since(start)
+	if counters["embedded"] != int64(n) {
+		return fmt.Errorf("the pipeline embedded %d of %d images (counters %v)", counters["embedded"], n, counters)
+	}
+
+	cliOut := filepath.Join(dir, "cli.npy")
+	cmd := exec.Command(cli, "embed", pattern, "--out", cliOut, "--batch", fmt.Sprint(batch))
+	cmd.Stderr = os.Stderr
+	start = time.Now()
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("%s embed: %w", cli, err)
+	}
+	cliTime := time.Since(start)
+
+	want, err := embedio.Read(cliOut, embedio.ReadOptions{})
+	if err != nil {
+		return err
+	}
+	ref := map[string][]float32{}
+	for i, p := range want.Paths {
+		ref[p] = row(want, i)
+	}
+	var diff float64
+	rows := 0
+	for s := range shards {
+		name := beamembed.ShardName(filepath.Join(dir, "beam", "emb"), s, shards, "npy")
+		if _, err := os.Stat(name); os.IsNotExist(err) {
+			continue
+		}
+		got, err := embedio.Read(name, embedio.ReadOptions{})
+		if err != nil {
+			return err
+		}
+		for i, p := range got.Paths {
+			r, ok := ref[p]
+			if !ok {
+				return fmt.Errorf("%s is in the Beam output but not in swav-embed's", p)
+			}
+			for j := range r {
+				diff = max(diff, math.Abs(float64(r[j]-row(got, i)[j])))
+			}
+			rows++
+		}
+	}
+	if rows != n {
+		return fmt.Errorf("the Beam shards hold %d rows, want %d", rows, n)
+	}
+	fmt.Printf("images: %d Fashion-MNIST test images as PNG (28×28), batch %d\n", n, batch)
+	fmt.Printf("beam/prism:  %8.2f s  %8.1f images/s  (%d shards, npy)\n", beamTime.Seconds(), float64(n)/beamTime.Seconds(), shards)
+	fmt.Printf("swav-embed:  %8.2f s  %8.1f images/s  (one .npy)\n", cliTime.Seconds(), float64(n)/cliTime.Seconds())
+	fmt.Printf("prism / swav-embed time: %.2f×; largest vector difference %.3g\n", beamTime.Seconds()/cliTime.Seconds(), diff)
+	return nil
+}

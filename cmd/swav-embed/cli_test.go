@@ -289,6 +289,9 @@ func TestCLIExitStatus(t *testing.T) {
 		{[]string{"index"}, 2, "accepts 1 arg(s), received 0"},
 		{[]string{"embed", "--out", out}, 2, "give the images"},
 		{[]string{"embed", "--batch-size", "many"}, 2, "invalid argument"},
+		{[]string{"embed", "x.png", "--batch-size", "0"}, 2, "--batch-size is 0: it must be at least 1"},
+		{[]string{"embed", "x.png", "--on-error", "ignore"}, 2, "--on-error"},
+		{[]string{"embed", "x.png", "--vectors", "logits"}, 2, "--vectors"},
 		{[]string{"embed", "no-such-dir/*.jpg", "--out", out}, 1, `pattern "no-such-dir/*.jpg" matches no file`},
 		{[]string{"embed", "no-such-file.png", "--out", out}, 1, "no-such-file.png does not exist"},
 		{[]string{"embed", bad, "--out", out, "--on-error", "fail"}, 1, "truncated.png"},
@@ -523,5 +526,14 @@ func TestProbeOnDirectories(t *testing.T) {
 	}
 	if !bytes.Contains(b, []byte(`"left"`)) || !bytes.Contains(b, []byte(`"right"`)) {
 		t.Errorf("classes are not the folder names:\n%s", b)
+	}
+}
+
+// TestExitStatusOf: 128 plus the signal number.
+func TestExitStatusOf(t *testing.T) {
+	for s, want := range map[os.Signal]int{syscall.SIGINT: 130, syscall.SIGTERM: 143, os.Interrupt: 130} {
+		if got := exitStatusOf(s); got != want {
+			t.Errorf("exitStatusOf(%v) = %d, want %d", s, got, want)
+		}
 	}
 }

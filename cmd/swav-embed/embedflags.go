@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+
 	"github.com/spf13/pflag"
 
 	swav "github.com/swav-go/swav"
@@ -71,14 +73,28 @@ func onErrorFlag(fl *pflag.FlagSet, p *string, help string) {
 }
 
 // onErrorPolicy parses --on-error.
-func (f modelFlags) onErrorPolicy() (dataset.OnError, error) {
+func (f modelFlags) onErrorPolicy() (dataset.OnError, error) { return parseOnError(f.onError) }
+
+// parseOnError parses an --on-error value; a bad one is a usage error.
+func parseOnError(v string) (dataset.OnError, error) {
 	var onErr dataset.OnError
-	err := onErr.UnmarshalText([]byte(f.onError))
-	return onErr, err
+	if err := onErr.UnmarshalText([]byte(v)); err != nil {
+		return onErr, &usageError{fmt.Errorf("--on-error: %w", err)}
+	}
+	return onErr, nil
 }
 
 // vectors parses --vectors.
-func (f modelFlags) vectors() (infer.Output, error) { return infer.ParseOutput(f.output) }
+func (f modelFlags) vectors() (infer.Output, error) { return parseVectors(f.output) }
+
+// parseVectors parses a --vectors value; a bad one is a usage error.
+func parseVectors(v string) (infer.Output, error) {
+	out, err := infer.ParseOutput(v)
+	if err != nil {
+		return out, &usageError{fmt.Errorf("--vectors: %w", err)}
+	}
+	return out, nil
+}
 
 // load opens the backend and the model of --model (the embedded default when empty)
 // giving output vectors, L2-normalised unless raw, with the decoding flags' batch size

@@ -70,9 +70,9 @@ func checkCountFlags(cmd *cobra.Command) error {
 		v, perr := strconv.Atoi(f.Value.String())
 		switch {
 		case perr != nil:
-			err = fmt.Errorf("%s: --%s %q: %w", cmd.CommandPath(), f.Name, f.Value, perr)
+			err = &usageError{fmt.Errorf("%s: --%s %q: %w", cmd.CommandPath(), f.Name, f.Value, perr)}
 		case v < 1:
-			err = fmt.Errorf("%s: --%s is %d: it must be at least 1", cmd.CommandPath(), f.Name, v)
+			err = &usageError{fmt.Errorf("%s: --%s is %d: it must be at least 1", cmd.CommandPath(), f.Name, v)}
 		}
 	})
 	return err

@@ -10,7 +10,6 @@ import (
 
 	"github.com/swav-go/swav/cluster"
 	"github.com/swav-go/swav/embmap"
-	"github.com/swav-go/swav/infer"
 )
 
 type mapFlags struct {
@@ -76,7 +75,7 @@ func runMap(cmd *cobra.Command, f mapFlags, args []string) (err error) {
 	if err != nil {
 		return err
 	}
-	output, err := infer.ParseOutput(f.output)
+	output, err := parseVectors(f.output)
 	if err != nil {
 		return err
 	}

@@ -110,8 +110,8 @@ func runProbe(cmd *cobra.Command, f probeFlags) error {
 	if err != nil {
 		return err
 	}
-	var onErr dataset.OnError
-	if err := onErr.UnmarshalText([]byte(f.onError)); err != nil {
+	onErr, err := parseOnError(f.onError)
+	if err != nil {
 		return err
 	}
 	if f.rawPixels {
@@ -122,7 +122,7 @@ func runProbe(cmd *cobra.Command, f probeFlags) error {
 			return err
 		}
 	} else {
-		output, err := infer.ParseOutput(f.output)
+		output, err := parseVectors(f.output)
 		if err != nil {
 			return err
 		}

@@ -12,8 +12,9 @@ import (
 // DefaultMomentum is MoCo's momentum m of the key encoder (moco-m 0.999).
 const DefaultMomentum = 0.999
 
-// EMAStartedName is the name of the momentum encoder's flag, a boolean scalar in the
-// prefix scope: false until the first [EMA.Update] has copied the sources.
+// EMAStartedName is the name of the momentum encoder's flag, an int64 scalar in the
+// prefix scope (an integer, as checkpoints store no booleans): 0 until the first
+// [EMA.Update] has copied the sources, 1 after.
 const EMAStartedName = "ema_started"
 
 // EMA is a momentum encoder: for every variable under some source scopes (say
@@ -24,7 +25,7 @@ const EMAStartedName = "ema_started"
 //	ξ ← m·ξ + (1−m)·θ
 //
 // The first update copies every source into its twin instead (MoCo initialises the
-// key encoder as a copy of the query encoder); a boolean variable in the prefix
+// key encoder as a copy of the query encoder); a flag variable in the prefix
 // scope ([EMAStartedName]) records that it happened. The copy is made in the graph,
 // so the sources may be variables the same graph creates (lazily initialised). The
 // twins of non-trainable sources (batch-norm moving averages) are copied once and then
@@ -73,7 +74,7 @@ func (e *EMA) TwinScope(scope string) string { return e.prefix + scope }
 
 // Update adds the momentum update to graph g, for the variables under the source
 // scopes that exist in ctx's context when it is called (build the query encoder
-// first): on the first run of g ever (the flag false) every twin ξ becomes a copy of
+// first): on the first run of g ever (the flag 0) every twin ξ becomes a copy of
 // its source θ; afterwards ξ ← m·ξ + (1−m)·θ for the trainable sources, θ being the
 // source's value in g at the time of the call (before the optimiser's update when
 // called in a step's loss graph, as MoCo updates the key encoder before computing
@@ -81,8 +82,8 @@ func (e *EMA) TwinScope(scope string) string { return e.prefix + scope }
 // checkpoint) must have their sources' shapes.
 func (e *EMA) Update(ctx *context.Context, g *graph.Graph) {
 	sources := e.sourceVariables(ctx)
-	flag := ctx.InAbsPath(e.prefix).Checked(false).VariableWithValue(EMAStartedName, false).SetTrainable(false)
-	started := flag.ValueGraph(g)
+	flag := ctx.InAbsPath(e.prefix).Checked(false).VariableWithValue(EMAStartedName, int64(0)).SetTrainable(false)
+	started := graph.GreaterThan(flag.ValueGraph(g), graph.Const(g, int64(0)))
 	for _, src := range sources {
 		twin := e.twin(ctx, src)
 		theta := graph.StopGradient(src.ValueGraph(g))
@@ -93,7 +94,7 @@ func (e *EMA) Update(ctx *context.Context, g *graph.Graph) {
 		}
 		twin.SetValueGraph(graph.Where(started, next, theta))
 	}
-	flag.SetValueGraph(graph.Const(g, true))
+	flag.SetValueGraph(graph.Const(g, int64(1)))
 }
 
 // sourceVariables lists the variables under the source scopes, in the context's

@@ -90,7 +90,7 @@ func cloneContext(t *testing.T, ctx *context.Context) *context.Context {
 		if err != nil {
 			t.Fatal(err)
 		}
-		out.InAbsPath(v.Scope()).Checked(false).VariableWithValue(v.Name(), clone).SetTrainable(v.Trainable)
+		out.InAbsPath(v.Scope()).Checked(false).VariableWithValue(v.Name(), clone)
 	}
 	return out
 }

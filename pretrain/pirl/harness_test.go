@@ -160,8 +160,9 @@ func (h *harness) run(from, to int) (losses []float64, metrics [][]float64) {
 	return losses, metrics
 }
 
-// cloneContext copies every variable (value and trainability) into a new context, as
-// a training checkpoint's save and load do.
+// cloneContext copies every variable's value into a new context, as a training
+// checkpoint's save and load do; like the trainer's import, every variable comes back
+// trainable, so the method must mark its state again.
 func cloneContext(t *testing.T, ctx *context.Context) *context.Context {
 	t.Helper()
 	out := context.New()
@@ -174,7 +175,7 @@ func cloneContext(t *testing.T, ctx *context.Context) *context.Context {
 		if err != nil {
 			t.Fatal(err)
 		}
-		out.InAbsPath(v.Scope()).Checked(false).VariableWithValue(v.Name(), clone).SetTrainable(v.Trainable)
+		out.InAbsPath(v.Scope()).Checked(false).VariableWithValue(v.Name(), clone)
 	}
 	return out
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -25,8 +26,9 @@ const (
 
 // progress reports how many of total items are done. Its rate counts from the first
 // completed item (not from the start, which includes compiling the model), so the first
-// figures are sane.
+// figures are sane. Its methods may be called from several goroutines.
 type progress struct {
+	mu           sync.Mutex
 	w            io.Writer
 	desc, unit   string
 	total        int
@@ -66,10 +68,20 @@ func newProgressTo(w io.Writer, terminal, quiet bool, total int, desc, unit stri
 }
 
 // Add marks n more items done.
-func (p *progress) Add(n int) { p.Set(p.done + n) }
+func (p *progress) Add(n int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.set(p.done + n)
+}
 
 // Set marks done items done in all.
 func (p *progress) Set(done int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.set(done)
+}
+
+func (p *progress) set(done int) {
 	now := p.now()
 	if p.first.IsZero() && done > 0 {
 		p.first, p.firstDone = now, done
@@ -100,6 +112,8 @@ func (p *progress) Set(done int) {
 
 // ChangeMax sets the total.
 func (p *progress) ChangeMax(total int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	p.total = total
 	if p.bar != nil {
 		p.bar.ChangeMax(total)
@@ -108,6 +122,8 @@ func (p *progress) ChangeMax(total int) {
 
 // Describe names a new stage: the count and the rate start again.
 func (p *progress) Describe(desc string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	if desc == p.desc {
 		return
 	}
@@ -119,6 +135,8 @@ func (p *progress) Describe(desc string) {
 
 // Finish ends the report (the bar is cleared; the command prints its summary).
 func (p *progress) Finish() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	if p.bar != nil {
 		_ = p.bar.Finish()
 	}

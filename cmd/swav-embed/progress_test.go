@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -70,5 +71,30 @@ func TestProgressLines(t *testing.T) {
 	}
 	if isTerminal(&buf) {
 		t.Error("a buffer is a terminal")
+	}
+}
+
+// TestProgressConcurrent: Add from several goroutines (as an index build reports) counts
+// every item; run under -race.
+func TestProgressConcurrent(t *testing.T) {
+	var buf bytes.Buffer
+	p := newProgressTo(&buf, false, false, 8000, "index", "vec", time.Now)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 1000 {
+				p.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	p.Finish()
+	if p.done != 8000 {
+		t.Errorf("%d done, want 8000", p.done)
+	}
+	if n := strings.Count(buf.String(), "\n"); n != 9 {
+		t.Errorf("%d lines for 8000 items, want 9 (each tenth but the last):\n%s", n, buf.String())
 	}
 }

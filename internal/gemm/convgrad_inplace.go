@@ -35,14 +35,16 @@ func (g *kgGeometry) kgInPlaceOK() bool {
 }
 
 // kgInPlace computes kg (KH·KW·Ci × Co, overwritten) by the in-place form.
-// Workers split the rows (tap, 6-channel group) of the result, each reducing
-// over all pixels in the same order, so the result does not depend on their
-// number.
+// Workers split the tiles (16-column panel, tap, 6-channel group) of the
+// result, panel by panel, each reducing over all pixels in the same order,
+// so the result does not depend on their number; a worker packs only the
+// panels of the output gradient its tiles read.
 func (e *Engine) kgInPlace(g *kgGeometry, input, outGrad, kg []float32) {
 	pixels := g.n * g.h * g.w
 	taps := g.kh * g.kw
 	groups := (g.ci + MR - 1) / MR
-	units := taps * groups
+	nPan := (g.co + NR - 1) / NR
+	units := nPan * taps * groups
 	clear(kg)
 	nb := (pixels + KC - 1) / KC
 	kBlock := (pixels + nb - 1) / nb
@@ -53,22 +55,25 @@ func (e *Engine) kgInPlace(g *kgGeometry, input, outGrad, kg []float32) {
 	})
 }
 
-// kgInPlaceRange computes the rows of kg of units [lo, hi) (unit u is tap
-// u / groups, channels 6·(u % groups) to 6·(u % groups) + 5).
+// kgInPlaceRange computes the tiles of kg of units [lo, hi): unit u is panel
+// u / (taps·groups) (columns 16·j to 16·j + 15), tap (u / groups) % taps,
+// channels 6·(u % groups) to 6·(u % groups) + 5.
 func (e *Engine) kgInPlaceRange(g *kgGeometry, input, outGrad, kg []float32, kBlock, lo, hi int) {
 	s := e.getScratch()
 	defer e.putScratch(s)
 	pixels := g.n * g.h * g.w
+	taps := g.kh * g.kw
 	groups := (g.ci + MR - 1) / MR
-	nPan := (g.co + NR - 1) / NR
-	s.bPack = grow(s.bPack, kBlock*nPan*NR)
+	perPanel := taps * groups
+	j0, j1 := lo/perPanel, (hi-1)/perPanel+1
+	s.bPack = grow(s.bPack, kBlock*(j1-j0)*NR)
 	for pc := 0; pc < pixels; pc += kBlock {
 		kc := min(kBlock, pixels-pc)
-		packGradB(s.bPack, outGrad, g.co, pc, kc, pc, pc+kc)
+		packGradB(s.bPack, outGrad, g.co, pc, kc, pc, pc+kc, j0, j1)
 		for u := lo; u < hi; {
-			t := u / groups
-			uEnd := min(hi, (t+1)*groups)
-			g0, g1 := u-t*groups, uEnd-t*groups
+			j, t := u/perPanel, (u/groups)%taps
+			uEnd := min(hi, (u/groups+1)*groups)
+			g0, g1 := u%groups, (uEnd-1)%groups+1
 			u = uEnd
 			ky, kx := t/g.kw, t%g.kw
 			off := (ky*g.dy-g.padY)*g.w + kx*g.dx - g.padX
@@ -82,30 +87,24 @@ func (e *Engine) kgInPlaceRange(g *kgGeometry, input, outGrad, kg []float32, kBl
 			if p0 >= p1 || ylo >= yhi || xlo >= xhi {
 				continue
 			}
+			panel := s.bPack[(j-j0)*kc*NR : (j-j0+1)*kc*NR]
 			g.forExcluded(p0, p1, ylo, yhi, xlo, xhi, func(q0, q1 int) {
-				for j := range nPan {
-					clear(s.bPack[j*kc*NR+(q0-pc)*NR : j*kc*NR+(q1-pc)*NR])
-				}
+				clear(panel[(q0-pc)*NR : (q1-pc)*NR])
 			})
-			// Panel order inside a row group or the reverse measured the
-			// same (within the shared machine's noise, at K blocks of 128 to
-			// 320 pixels).
 			for gi := g0; gi < g1; gi++ {
-				for j := range nPan {
-					e.kgTile(g, s, input, kg, t, gi, j, off, p0, p1, pc, kc)
-				}
+				e.kgTile(g, s, input, panel, kg, t, gi, j, off, p0, p1, pc)
 			}
 			g.forExcluded(p0, p1, ylo, yhi, xlo, xhi, func(q0, q1 int) {
-				packGradB(s.bPack, outGrad, g.co, pc, kc, q0, q1)
+				packGradB(panel, outGrad, g.co, pc, kc, q0, q1, j, j+1)
 			})
 		}
 	}
 }
 
 // kgTile adds to kg the product of tap t, channels 6·gi to 6·gi + 5 of the
-// input (read in place for pixels [p0, p1)) by output-gradient panel j of
-// the K block packed in s.bPack (starting at pixel pc, kc deep).
-func (e *Engine) kgTile(g *kgGeometry, s *scratch, input, kg []float32, t, gi, j, off, p0, p1, pc, kc int) {
+// input (read in place for pixels [p0, p1)) by panel, the output gradient's
+// columns 16·j to 16·j + 15 of the K block starting at pixel pc.
+func (e *Engine) kgTile(g *kgGeometry, s *scratch, input, panel, kg []float32, t, gi, j, off, p0, p1, pc int) {
 	n := p1 - p0
 	c0 := gi * MR
 	mh := min(MR, g.ci-c0)
@@ -123,7 +122,7 @@ func (e *Engine) kgTile(g *kgGeometry, s *scratch, input, kg []float32, t, gi, j
 		}
 		ap, csA = &s.aTail[0], MR
 	}
-	bp := &s.bPack[j*kc*NR+(p0-pc)*NR]
+	bp := &panel[(p0-pc)*NR]
 	cOff := (t*g.ci+c0)*g.co + j*NR
 	if mh == MR && nw == NR {
 		e.kernel(n, ap, 1, csA, bp, &kg[cOff], g.co, 1, 1)
@@ -151,23 +150,24 @@ func (g *kgGeometry) forExcluded(p0, p1, ylo, yhi, xlo, xhi int, fn func(q0, q1 
 	}
 }
 
-// packGradB writes pixels [q0, q1) of the output gradient (pixels × co,
-// row-major) into their rows of a K block starting at pixel pc, kc pixels
-// deep, packed as zero-padded panels of NR columns:
-// dst[j·kc·NR + (p−pc)·NR + 0:NR] = outGrad[p·co + j·NR + 0:NR].
-func packGradB(dst, outGrad []float32, co, pc, kc, q0, q1 int) {
-	full := co / NR
+// packGradB writes pixels [q0, q1) of the output gradient's columns
+// [16·j0, 16·j1) (pixels × co, row-major) into their rows of a K block
+// starting at pixel pc, kc pixels deep, packed as zero-padded panels of NR
+// columns: dst[(j−j0)·kc·NR + (p−pc)·NR + 0:NR] = outGrad[p·co + j·NR + 0:NR].
+func packGradB(dst, outGrad []float32, co, pc, kc, q0, q1, j0, j1 int) {
+	full := min(j1, co/NR)
 	for p := q0; p < q1; p++ {
 		src := outGrad[p*co : (p+1)*co]
-		for j := range full {
-			d := (*[NR / 2]uint64)(unsafe.Pointer(&dst[j*kc*NR+(p-pc)*NR : j*kc*NR+(p-pc+1)*NR][0]))
+		row := (p - pc) * NR
+		for j := j0; j < full; j++ {
+			d := (*[NR / 2]uint64)(unsafe.Pointer(&dst[(j-j0)*kc*NR+row : (j-j0)*kc*NR+row+NR][0]))
 			v := (*[NR / 2]uint64)(unsafe.Pointer(&src[j*NR : j*NR+NR][0]))
 			d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7] = v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]
 		}
-		if h := co - full*NR; h > 0 {
-			d := dst[full*kc*NR+(p-pc)*NR : full*kc*NR+(p-pc+1)*NR]
-			copy(d, src[full*NR:])
-			clear(d[h:])
+		if j := full; j < j1 {
+			d := dst[(j-j0)*kc*NR+row : (j-j0)*kc*NR+row+NR]
+			copy(d, src[j*NR:])
+			clear(d[co-j*NR:])
 		}
 	}
 }

@@ -308,7 +308,7 @@ func BenchmarkConvKernelGrad(b *testing.B) {
 					runtime.LockOSThread()
 					defer runtime.UnlockOSThread()
 				}
-				cpu0 := threadCPUTime()
+				cpu0, proc0 := threadCPUTime(), processCPUTime()
 				for b.Loop() {
 					if err := e.ConvKernelGrad(p, in, og, kg); err != nil {
 						b.Fatal(err)
@@ -317,6 +317,9 @@ func BenchmarkConvKernelGrad(b *testing.B) {
 				b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 				if cpu := threadCPUTime() - cpu0; workers == 1 && cpu > 0 {
 					b.ReportMetric(flops*float64(b.N)/cpu.Seconds()/1e9, "GFLOP/cpu-s")
+				}
+				if cpu := processCPUTime() - proc0; workers > 1 && cpu > 0 {
+					b.ReportMetric(flops*float64(b.N)/cpu.Seconds()/1e9, "GFLOP/proc-cpu-s")
 				}
 			})
 		}

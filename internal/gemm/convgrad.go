@@ -189,18 +189,23 @@ func (g *kgGeometry) gatherPanel(panel, input []float32, pos []int32, j0, nw int
 		}
 		return
 	}
+	// Per column: its tap's row and column offsets and its channel, computed
+	// once for the panel instead of per element.
+	var oy, ox, ch [NR]int
+	for j := range nw {
+		tap := (j0 + j) / g.ci
+		oy[j], ox[j], ch[j] = (tap/g.kw)*g.dy, (tap%g.kw)*g.dx, (j0+j)%g.ci
+	}
 	for q := range kc {
 		row := panel[q*NR : q*NR+NR]
 		clear(row)
+		py, px, base := int(pos[3*q]), int(pos[3*q+1]), int(pos[3*q+2])
 		for j := range nw {
-			c := j0 + j
-			tap, ch := c/g.ci, c%g.ci
-			iy := int(pos[3*q]) + (tap/g.kw)*g.dy
-			ix := int(pos[3*q+1]) + (tap%g.kw)*g.dx
-			if iy < 0 || iy >= g.h || ix < 0 || ix >= g.w {
+			iy, ix := py+oy[j], px+ox[j]
+			if uint(iy) >= uint(g.h) || uint(ix) >= uint(g.w) {
 				continue
 			}
-			row[j] = input[(int(pos[3*q+2])+iy*g.w+ix)*g.ci+ch]
+			row[j] = input[(base+iy*g.w+ix)*g.ci+ch[j]]
 		}
 	}
 }

@@ -366,8 +366,8 @@ func (decimalTicks) Ticks(lo, hi float64) []plot.Tick {
 	return relabel(ticks)
 }
 
-// relabel labels the major ticks with the fewest decimals (0 to 10) that keep their
-// labels distinct.
+// relabel labels the major ticks with the fewest decimals (0 to 10) that write every
+// value exactly (gonum's tick values are round numbers) and keep the labels distinct.
 func relabel(ticks []plot.Tick) []plot.Tick {
 	for decimals := 0; decimals <= 10; decimals++ {
 		seen := map[string]bool{}
@@ -377,7 +377,8 @@ func relabel(ticks []plot.Tick) []plot.Tick {
 				continue
 			}
 			l := strconv.FormatFloat(t.Value, 'f', decimals, 64)
-			if seen[l] {
+			back, _ := strconv.ParseFloat(l, 64)
+			if seen[l] || math.Abs(back-t.Value) > 1e-9*math.Max(1, math.Abs(t.Value)) {
 				distinct = false
 				break
 			}

@@ -537,3 +537,27 @@ func TestExitStatusOf(t *testing.T) {
 		}
 	}
 }
+
+// TestPathNamedOnce: an error about a file names it once, whether or not the cause
+// already does.
+func TestPathNamedOnce(t *testing.T) {
+	_, err := os.Open("/no/such/report.json")
+	if got := withPath("report", "/no/such/report.json", err).Error(); got != "report: open /no/such/report.json: no such file or directory" {
+		t.Errorf("with a PathError: %q", got)
+	}
+	if got := withPath("report", "r.json", errors.New("disk full")).Error(); got != "report r.json: disk full" {
+		t.Errorf("with a bare cause: %q", got)
+	}
+	// As the user sees it: probe --report into a missing folder.
+	dir := t.TempDir()
+	for _, split := range []string{"train", "test"} {
+		writeClass(t, filepath.Join(dir, split), "left", true, 2)
+		writeClass(t, filepath.Join(dir, split), "right", false, 2)
+	}
+	report := filepath.Join(dir, "missing", "report.json")
+	_, stderr, code := cli(t, "", nil, "probe", "--raw-pixels", "--no-linear", "--knn", "--train", filepath.Join(dir, "train"),
+		"--test", filepath.Join(dir, "test"), "--report", report)
+	if code != 1 || strings.Count(stderr, report) != 1 {
+		t.Errorf("exit %d; want 1 and the report path named once:\n%s", code, stderr)
+	}
+}

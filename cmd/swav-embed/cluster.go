@@ -392,7 +392,7 @@ func runCluster(cmd *cobra.Command, f clusterFlags, args []string) (err error) {
 			return err
 		}
 		if err := os.WriteFile(f.report, append(b, '\n'), 0o644); err != nil {
-			return fmt.Errorf("report %s: %w", f.report, err)
+			return withPath("report", f.report, err)
 		}
 	}
 	if f.sheets == "" && f.sheet == "" {

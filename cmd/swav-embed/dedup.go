@@ -179,7 +179,7 @@ func writeSheets(dir string, groups []dedup.Group) error {
 		}
 		path := filepath.Join(dir, fmt.Sprintf("group-%04d.png", gi+1))
 		if err := contactsheet.WritePNG(path, rows, contactsheet.Options{Columns: sheetColumns}); err != nil {
-			return fmt.Errorf("dedup: sheet %s: %w", path, err)
+			return withPath("dedup: sheet", path, err)
 		}
 	}
 	if len(failed) > 0 {

@@ -159,6 +159,16 @@ func walkGlobs(patterns, listed []string, onErr dataset.OnError) ([]string, []da
 	return paths, skipped, nil
 }
 
+// withPath wraps err from an operation (what) on path, naming the path once: err as is
+// after what when its message already names the path (an *fs.PathError does), else
+// "what path: err".
+func withPath(what, path string, err error) error {
+	if strings.Contains(err.Error(), path) {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return fmt.Errorf("%s %s: %w", what, path, err)
+}
+
 // reportSkipped lists the skipped images on w, each naming its path once (the errors of
 // the decoder and of the walk already name it).
 func reportSkipped(w io.Writer, skipped []dataset.Skipped) {

@@ -189,7 +189,7 @@ func createTable(out, format string) (*tableWriter, error) {
 	if out != "" && out != "-" {
 		tmp, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".tmp*")
 		if err != nil {
-			return nil, fmt.Errorf("creating %s: %w", out, err)
+			return nil, withPath("creating", out, err)
 		}
 		t.tmp, w = tmp, tmp
 	}
@@ -228,7 +228,7 @@ func (t *tableWriter) name() string {
 
 func (t *tableWriter) wrap(err error) error {
 	if err != nil {
-		return fmt.Errorf("writing %s: %w", t.name(), err)
+		return withPath("writing", t.name(), err)
 	}
 	return nil
 }

@@ -202,7 +202,7 @@ func probeAndReport(cmd *cobra.Command, f probeFlags, be backends.Backend, train
 			return err
 		}
 		if err := os.WriteFile(f.reportPath, append(b, '\n'), 0o644); err != nil {
-			return fmt.Errorf("report %s: %w", f.reportPath, err)
+			return withPath("report", f.reportPath, err)
 		}
 	}
 	return nil

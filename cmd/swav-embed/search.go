@@ -229,7 +229,7 @@ func writeFileOrStdout(stdout io.Writer, path string, fn func(io.Writer) error) 
 	}
 	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
 	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+		return withPath("write", path, err)
 	}
 	defer func() {
 		if err != nil {
@@ -238,16 +238,16 @@ func writeFileOrStdout(stdout io.Writer, path string, fn func(io.Writer) error) 
 		}
 	}()
 	if err := fn(f); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+		return withPath("write", path, err)
 	}
 	if err := f.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+		return withPath("write", path, err)
 	}
 	if err := os.Chmod(f.Name(), 0o644); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+		return withPath("write", path, err)
 	}
 	if err := os.Rename(f.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+		return withPath("write", path, err)
 	}
 	return nil
 }

@@ -213,7 +213,7 @@ func (m *Method) Config() any {
 }
 
 // Views is the two-view augmentation.
-func (m *Method) Views() method.Views { return method.MultiCropViews(m.cfg.Views) }
+func (m *Method) Views() method.Views { return m.cfg.Views }
 
 // Optimizer is MoCo v2's: SGD with momentum 0.9, weight decay 1e-4, learning rate 0.03
 // per 256 images (main_moco.py's --lr 0.03 at batch 256), cosine decay, no LARS.

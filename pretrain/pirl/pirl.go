@@ -25,7 +25,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"math/rand/v2"
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX's idiom for graph code.
@@ -186,25 +185,7 @@ func (m *Method) Config() any {
 }
 
 // Views is the jigsaw.
-func (m *Method) Views() method.Views { return jigsawViews{m.cfg.Views} }
-
-// jigsawViews is augment.Jigsaw as method.Views.
-type jigsawViews struct{ j augment.Jigsaw }
-
-func (v jigsawViews) Groups() []method.ViewGroup {
-	gs := v.j.Groups()
-	out := make([]method.ViewGroup, len(gs))
-	for i, g := range gs {
-		out[i] = method.ViewGroup{Count: g.Count, Size: g.Size}
-	}
-	return out
-}
-
-func (v jigsawViews) Apply(rng *rand.Rand, img augment.Tensor) []augment.Tensor {
-	return v.j.Apply(rng, img)
-}
-
-func (v jigsawViews) Normalization() (mean, std []float32) { return v.j.Normalization() }
+func (m *Method) Views() method.Views { return m.cfg.Views }
 
 // Optimizer is VISSL's PIRL recipe: SGD with momentum 0.9, weight decay 1e-4, learning
 // rate 0.03 per 256 images (base_value 0.03 at base_lr_batch_size 256), cosine decay,

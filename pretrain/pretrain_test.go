@@ -4,6 +4,7 @@ import (
 	"bytes"
 	gocontext "context"
 	"errors"
+	"fmt"
 	"strings"
 
 	"math"
@@ -246,5 +247,34 @@ func TestWorkersDoNotChangeResults(t *testing.T) {
 		if runs[0][i] != runs[1][i] {
 			t.Errorf("step %d: loss %.9g with 1 worker, %.9g with 3", i+1, runs[0][i], runs[1][i])
 		}
+	}
+}
+
+// TestWithDefaultsResolvesOnce: Options.WithDefaults returns what Run trains, every
+// default decided (the small recipe for 28-px images: crops 2×28 + 4×16, the queue
+// off when the data is a single batch, freezing 6.7 % of the run, base lr 4.8), and
+// resolving the result again changes nothing.
+func TestWithDefaultsResolvesOnce(t *testing.T) {
+	src := fashionSubset(t, 640) // 10 steps per epoch of 64
+	o, err := Options{Checkpoint: filepath.Join(t.TempDir(), "m.swav"), Backend: testBackend(t)}.WithDefaults(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 300,000 / 640 → 469 epochs, capped at 200: 2,000 steps; 6.68 % of them is 134.
+	if o.Epochs != 200 || o.BatchSize != 64 || o.WarmupEpochs != 20 || o.BaseLR != 4.8 || o.FinalLR != 0.0048 {
+		t.Errorf("schedule: %d epochs, batch %d, warmup %g, lr %g → %g", o.Epochs, o.BatchSize, o.WarmupEpochs, o.BaseLR, o.FinalLR)
+	}
+	if o.Crops.Crops[0].Size != 28 || o.Crops.Crops[1].Size != 16 || o.Crops.Crops[1].Count != 4 || len(o.Crops.Mean) != 1 {
+		t.Errorf("crops %+v mean %v", o.Crops.Crops, o.Crops.Mean)
+	}
+	if o.FreezePrototypesIters != 134 || o.QueueLength != 512 || o.EpochQueueStarts != 0 || o.Model.Prototypes != 200 {
+		t.Errorf("freeze %d, queue %d from %d, prototypes %d; want 134, 512, 0, 200", o.FreezePrototypesIters, o.QueueLength, o.EpochQueueStarts, o.Model.Prototypes)
+	}
+	again, err := o.WithDefaults(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(again) != fmt.Sprint(o) {
+		t.Errorf("resolving twice changed the options:\n%+v\n%+v", again, o)
 	}
 }

@@ -360,6 +360,7 @@ func (t *trainer) run(ctx gocontext.Context) (res *Result, err error) {
 	defer metrics.Close()
 	t.log.printf("%s: %d images, %d steps/epoch of %d, %d epochs, views %s, backend %s",
 		t.method.Name(), t.src.Len(), t.itersPerEpoch, o.BatchSize, o.Epochs, viewsString(t.groups), t.backend.Name())
+	t.log.printf("%s", t.describe())
 	progress := t.log.progress(total, start)
 	defer progress.finish()
 
@@ -407,6 +408,24 @@ func (t *trainer) run(ctx gocontext.Context) (res *Result, err error) {
 	res.Epoch = step / t.itersPerEpoch
 	t.log.printf("done: %d steps, last loss %.4f, %.1f images/s; checkpoint %s", step, res.LastLoss, res.ImagesPerSec, o.Checkpoint)
 	return res, nil
+}
+
+// describe is the resolved configuration in one line, so that a run says which
+// defaults it chose for the data.
+func (t *trainer) describe() string {
+	o := t.opts
+	lars := "LARS η " + fmt.Sprint(o.TrustCoefficient)
+	if o.NoLARS {
+		lars = "no LARS"
+	}
+	cfg, err := json.Marshal(t.method.Config())
+	if err != nil {
+		cfg = []byte(err.Error())
+	}
+	return fmt.Sprintf("schedule: base lr %g per 256 (%.4g at batch %d), final %g, warmup %g epochs (%d steps), %d steps in all; "+
+		"SGD momentum %g, weight decay %g, %s; %s %s",
+		o.BaseLR, o.BaseLR*float64(o.BatchSize)/256, o.BatchSize, o.FinalLR, max(o.WarmupEpochs, 0), t.schedule.WarmupIters,
+		t.schedule.TotalIters, o.Momentum, o.WeightDecay, lars, t.method.Name(), cfg)
 }
 
 // hooks are the run's per-step hooks in order: the metrics row, progress, the OnStep

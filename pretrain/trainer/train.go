@@ -21,6 +21,7 @@ import (
 	"github.com/swav-go/swav/checkpoint"
 	"github.com/swav-go/swav/checkpoint/export"
 	"github.com/swav-go/swav/dataset"
+	"github.com/swav-go/swav/internal/panics"
 	"github.com/swav-go/swav/internal/userfile"
 	"github.com/swav-go/swav/model"
 	"github.com/swav-go/swav/optim"
@@ -111,17 +112,20 @@ type trainer struct {
 // line), so the metrics' steps stay strictly increasing. Resuming from a checkpoint that
 // is not a training checkpoint (an inference-only export), or one of another method, is
 // an error.
-func Run(ctx gocontext.Context, src dataset.Source, m method.Method, opts Options) (res *Result, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("pretrain: %v", r)
+func Run(ctx gocontext.Context, src dataset.Source, m method.Method, opts Options) (*Result, error) {
+	res, err := panics.Call(func() (*Result, error) {
+		t, err := newTrainer(src, m, opts)
+		if err != nil {
+			return nil, err
 		}
-	}()
-	t, err := newTrainer(src, m, opts)
-	if err != nil {
-		return nil, err
+		return t.run(ctx)
+	})
+	var p *panics.Error
+	if errors.As(err, &p) && m != nil {
+		// Graph-building code (the method's Step, GoMLX) reports errors by panicking.
+		err = fmt.Errorf("pretrain: method %s: %w", m.Name(), err)
 	}
-	return t.run(ctx)
+	return res, err
 }
 
 // Resolve returns opts with every default resolved for m and src, after m.Setup: what
@@ -129,7 +133,7 @@ func Run(ctx gocontext.Context, src dataset.Source, m method.Method, opts Option
 // statistics are estimated when the method asks for them). m is set up by the call
 // and must not be reused for another run.
 func Resolve(src dataset.Source, m method.Method, opts Options) (Options, error) {
-	t, err := newTrainer(src, m, opts)
+	t, err := panics.Call(func() (*trainer, error) { return newTrainer(src, m, opts) })
 	if err != nil {
 		return Options{}, err
 	}

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/gomlx/gomlx/pkg/ml/context"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 
@@ -333,5 +334,23 @@ func TestInterruptWritesPlot(t *testing.T) {
 	}
 	if m.Name != "swav" || m.Config["freeze_prototypes_iters"] != 3.0 || !reflect.DeepEqual(m.Scopes, []string{"backbone", "projection", "prototypes"}) {
 		t.Errorf("header method entry %+v", m)
+	}
+}
+
+// panicky is SwAV whose step graph panics, as graph code reports a mistake.
+type panicky struct{ *swav.Method }
+
+func (panicky) Step(*context.Context, method.Batch) method.Output { panic("shapes do not match") }
+
+// TestStepPanicIsAnError: a method's graph-building panic comes back from Run as an
+// error naming the method and the panic, with nothing trained.
+func TestStepPanicIsAnError(t *testing.T) {
+	o := tinyOptions(t, t.TempDir())
+	_, err := Run(gocontext.Background(), noiseSource{64}, panicky{tinySwAV().(*swav.Method)}, o)
+	if err == nil || !strings.Contains(err.Error(), "pretrain: method swav:") || !strings.Contains(err.Error(), "shapes do not match") {
+		t.Errorf("error %v, want the panic as an error naming the method", err)
+	}
+	if _, err := Run(gocontext.Background(), noiseSource{64}, nil, o); err == nil || !strings.Contains(err.Error(), "no method") {
+		t.Errorf("nil method: %v", err)
 	}
 }

@@ -202,14 +202,19 @@ numeric flag below, and -1 "none" where a flag says so.`,
 	fl.IntVar(&f.protos, "nmb-prototypes", 0, "number of prototypes K (default 3000; 200 for small; methods without prototypes ignore it)")
 	fl.IntVar(&f.epochs, "epochs", 0, "number of epochs (default: 300,000 images' worth, 5 to 200, up to 64 px; else 100)")
 	fl.IntVar(&f.batch, "batch-size", 64, "source images per step")
-	fl.Float64Var(&f.baseLR, "base-lr", 0, "learning rate for a batch of 256, scaled linearly with --batch-size (default: the method's; swav 4.8 up to 64 px, else 0.6)")
+	fl.Float64Var(&f.baseLR, "base-lr", 0, "learning rate for a batch of 256, scaled linearly with --batch-size (default: the method's, "+
+		optimizerDefaults(reg, func(o method.Optimizer) string { return fmt.Sprint(o.BaseLR) })+")")
 	fl.Float64Var(&f.finalLR, "final-lr", 0, "final learning rate of the cosine schedule for a batch of 256 (default base-lr/1000)")
 	fl.Float64Var(&f.warmupEpochs, "warmup-epochs", 0, "epochs of linear warmup (default 0: 10 % of the run; -1 for none; as Options.WarmupEpochs)")
 	fl.Float64Var(&f.startWarmup, "start-warmup", 0, "initial warmup learning rate")
-	fl.Float64Var(&f.wd, "wd", 0, "weight decay (default: the method's; swav 1e-6)")
-	fl.Float64Var(&f.momentum, "momentum", 0, "SGD momentum (default: the method's, 0.9)")
-	fl.BoolVar(&f.noLARS, "no-lars", false, "plain SGD instead of SGD wrapped in LARS (for methods that use LARS)")
-	fl.Float64Var(&f.trust, "trust-coefficient", 0, "LARS trust coefficient η (default: the method's, 0.001)")
+	fl.Float64Var(&f.wd, "wd", 0, "weight decay (default: the method's, "+
+		optimizerDefaults(reg, func(o method.Optimizer) string { return fmt.Sprint(o.WeightDecay) })+")")
+	fl.Float64Var(&f.momentum, "momentum", 0, "SGD momentum (default: the method's, "+
+		optimizerDefaults(reg, func(o method.Optimizer) string { return fmt.Sprint(o.Momentum) })+")")
+	fl.BoolVar(&f.noLARS, "no-lars", false, "plain SGD instead of SGD wrapped in LARS (methods using LARS: "+
+		optimizerDefaults(reg, func(o method.Optimizer) string { return map[bool]string{true: "yes", false: "no"}[o.LARS] })+")")
+	fl.Float64Var(&f.trust, "trust-coefficient", 0, "LARS trust coefficient η (default: the method's, "+
+		optimizerDefaults(reg, func(o method.Optimizer) string { return fmt.Sprint(o.TrustCoefficient) })+")")
 	fl.Uint64Var(&f.seed, "seed", 31, "random seed")
 	fl.IntVar(&f.workers, "workers", 2, "goroutines decoding and augmenting images")
 	fl.StringVar(&f.onError, "on-error", "fail", "corrupt images: skip (replace, count and list) or fail")
@@ -227,6 +232,44 @@ numeric flag below, and -1 "none" where a flag says so.`,
 		mf.help(c.OutOrStdout(), reg)
 	})
 	return cmd
+}
+
+// optimizerDefaults describes one optimiser default of every method, read from the
+// methods themselves (set up for a 28-px and a 224-px run): "swav 4.8 up to 64 px, 0.6
+// above; simclr …", or "swav 0.9; simclr 0.9" when the size does not matter.
+func optimizerDefaults(reg method.Registry, field func(method.Optimizer) string) string {
+	var parts []string
+	for _, name := range reg.Names() {
+		small, okS := optimizerFor(reg, name, 28)
+		large, okL := optimizerFor(reg, name, 224)
+		switch {
+		case !okS || !okL:
+			continue
+		case field(small) == field(large):
+			parts = append(parts, name+" "+field(small))
+		default:
+			parts = append(parts, fmt.Sprintf("%s %s up to %d px, %s above", name, field(small), trainer.SmallInput, field(large)))
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
+// optimizerFor returns the optimiser defaults of the named method for a run on
+// images of size px (the default network, 60,000 images, batch 64, 5 epochs).
+func optimizerFor(reg method.Registry, name string, size int) (method.Optimizer, bool) {
+	m, err := reg.New(name)
+	if err != nil {
+		return method.Optimizer{}, false
+	}
+	d := trainer.Data{InputSize: size, Channels: 3, Images: 60000}
+	o := trainer.Options{}.WithDefaults(d)
+	run := method.Run{Model: o.Model, InputSize: size, Images: d.Images, BatchSize: o.BatchSize, Epochs: o.Epochs,
+		ItersPerEpoch: d.Images / o.BatchSize, TotalIters: o.Epochs * (d.Images / o.BatchSize),
+		Mean: []float32{0.5, 0.5, 0.5}, Std: []float32{0.25, 0.25, 0.25}, Log: func(string, ...any) {}}
+	if _, err := m.Setup(run); err != nil {
+		return method.Optimizer{}, false
+	}
+	return m.Optimizer(), true
 }
 
 // openTrainingSource opens --data or --idx.

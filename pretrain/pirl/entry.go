@@ -19,6 +19,7 @@ func Entry() method.Entry {
 			fs.Float64Var(&c.Loss.Lambda, "lambda", 0.5, "weight λ of the jigsaw-to-bank term (the image-to-bank term gets 1 − λ)")
 			fs.IntVar(&c.Negatives, "negatives", 0, "memory-bank negatives K per step (0: 2.5 % of the dataset, VISSL's 32000 of ImageNet's 1.28 M)")
 			fs.Float64Var(&c.BankMomentum, "bank-momentum", 0.5, "momentum μ of the memory bank's moving average")
+			fs.StringVar(&c.Objective, "objective", ObjectiveNCE, "loss of each term against the bank: nce (PIRL's) or infonce (VISSL's cross_entropy)")
 			return func() (method.Method, error) { return New(c), nil }
 		},
 	}

@@ -15,7 +15,8 @@
 //     siamese_concat_view then mlp [1152, 128]);
 //  4. the loss is λ·NCE(g, m) + (1−λ)·NCE(f, m), λ 0.5, against the memory-bank
 //     entry m of each image and K negatives drawn from the bank, τ 0.07 (package
-//     contrastive);
+//     contrastive); VISSL's other loss type, InfoNCE against the same negatives, is
+//     Config.Objective "infonce";
 //  5. after the optimiser's update, the bank entries of the batch's images move to
 //     normalise(0.5·m + 0.5·f) (package memory); the NCE constant Z is set on the
 //     first step and kept.
@@ -67,7 +68,18 @@ type Config struct {
 	Negatives int
 	// BankMomentum is the bank's μ; 0 means 0.5.
 	BankMomentum float64
+	// Objective is the loss of each term: ObjectiveNCE (the default, "" means it:
+	// VISSL's PIRL config, loss_type nce) or ObjectiveInfoNCE (VISSL's loss_type
+	// cross_entropy: the softmax cross-entropy of [s⁺, s⁻]/τ with the positive first,
+	// package contrastive's InfoNCE against the bank negatives).
+	Objective string
 }
+
+// The objectives of Config.Objective.
+const (
+	ObjectiveNCE     = "nce"
+	ObjectiveInfoNCE = "infonce"
+)
 
 // DefaultNegatives is K for a dataset of images: images · NegativesFraction, rounded,
 // at least 1.
@@ -106,6 +118,9 @@ func (c Config) WithDefaults(run method.Run) (Config, error) {
 	if c.BankMomentum == 0 {
 		c.BankMomentum = memory.DefaultBankMomentum
 	}
+	if c.Objective == "" {
+		c.Objective = ObjectiveNCE
+	}
 	return c, nil
 }
 
@@ -128,6 +143,9 @@ func (c Config) Validate(m model.Config) error {
 	}
 	if m.OutDim == 0 {
 		return errors.New("pirl: the model needs an embedding size (OutDim > 0)")
+	}
+	if c.Objective != ObjectiveNCE && c.Objective != ObjectiveInfoNCE {
+		return fmt.Errorf("pirl: objective %q is not available, objectives are: %s, %s", c.Objective, ObjectiveNCE, ObjectiveInfoNCE)
 	}
 	return nil
 }
@@ -180,7 +198,7 @@ func (m *Method) Config() any {
 		"image_crop": c.Views.Image.Crops, "patch_crop": c.Views.Patches.Crops, "patch_size": c.Views.PatchSize,
 		"mean": c.Views.Image.Mean, "std": c.Views.Image.Std, "jitter": c.Views.Image.Jitter,
 		"temperature": c.Loss.NCE.Temperature, "lambda": c.Loss.Lambda, "negatives": c.Negatives,
-		"bank_momentum": c.BankMomentum, "bank_size": c.Loss.NCE.DataSize,
+		"bank_momentum": c.BankMomentum, "bank_size": c.Loss.NCE.DataSize, "objective": c.Objective,
 	}
 }
 
@@ -210,7 +228,8 @@ const (
 	MetricJigsawCosine = "jigsaw_bank_cosine"
 	// MetricImageCosine is the mean cosine of the image embedding f with the bank entry.
 	MetricImageCosine = "image_bank_cosine"
-	// MetricPartition is the NCE constant Z this step used.
+	// MetricPartition is the NCE constant Z this step used (0 with the InfoNCE
+	// objective, which has none).
 	MetricPartition = "nce_z"
 )
 
@@ -257,8 +276,18 @@ func (m *Method) Step(ctx *context.Context, b method.Batch) method.Output {
 	positive := m.bank.Rows(b.Indices)
 	negatives, _ := m.bank.Negatives(g, m.cfg.Negatives)
 	z := m.bank.Partition(g)
-	loss, estimate := contrastive.PIRL(jig, f, positive, negatives, z, m.cfg.Loss)
-	used := Where(GreaterThan(z, ZerosLike(z)), z, estimate)
+	var loss, used, estimate *Node
+	if m.cfg.Objective == ObjectiveInfoNCE {
+		// λ·InfoNCE(g, m) + (1−λ)·InfoNCE(f, m); no normalisation constant (Z stays 0).
+		ce := contrastive.InfoNCEConfig{Temperature: m.cfg.Loss.NCE.Temperature}
+		lambda := m.cfg.Loss.Lambda
+		loss = Add(MulScalar(contrastive.InfoNCE(jig, positive, negatives, ce), lambda),
+			MulScalar(contrastive.InfoNCE(f, positive, negatives, ce), 1-lambda))
+		used = z
+	} else {
+		loss, estimate = contrastive.PIRL(jig, f, positive, negatives, z, m.cfg.Loss)
+		used = Where(GreaterThan(z, ZerosLike(z)), z, estimate)
+	}
 
 	cosine := func(x *Node) *Node {
 		return ReduceAllMean(ReduceSum(Mul(L2Normalize(StopGradient(x), -1), positive), -1))
@@ -268,7 +297,9 @@ func (m *Method) Step(ctx *context.Context, b method.Batch) method.Output {
 		Metrics: []*Node{cosine(jig), cosine(f), used},
 		PostUpdate: func(*context.Context) {
 			m.bank.Update(b.Indices, f)
-			m.bank.KeepPartition(estimate)
+			if estimate != nil {
+				m.bank.KeepPartition(estimate)
+			}
 		},
 	}
 }

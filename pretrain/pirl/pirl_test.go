@@ -51,6 +51,12 @@ func TestSetup(t *testing.T) {
 	if _, err := New(Config{BankMomentum: 1}).Setup(testRun()); err == nil || !strings.Contains(err.Error(), "momentum") {
 		t.Errorf("μ = 1: %v", err)
 	}
+	if _, err := New(Config{Objective: "xent"}).Setup(testRun()); err == nil || !strings.Contains(err.Error(), "nce, infonce") {
+		t.Errorf("objective xent: %v", err)
+	}
+	if c.Objective != ObjectiveNCE {
+		t.Errorf("default objective %q", c.Objective)
+	}
 }
 
 // TestTrainingRun: 18 steps of the tiny network: finite losses that fall, Z set on
@@ -151,7 +157,7 @@ func TestEntry(t *testing.T) {
 	}
 	fs := newFlagSet()
 	build := e.Flags(fs)
-	if err := fs.Parse([]string{"-temperature", "0.2", "-lambda", "0.25", "-negatives", "100", "-bank-momentum", "0.9"}); err != nil {
+	if err := fs.Parse([]string{"-temperature", "0.2", "-lambda", "0.25", "-negatives", "100", "-bank-momentum", "0.9", "-objective", "infonce"}); err != nil {
 		t.Fatal(err)
 	}
 	mm, err := build()
@@ -159,7 +165,7 @@ func TestEntry(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := mm.(*Method).cfg
-	if c.Loss.NCE.Temperature != 0.2 || c.Loss.Lambda != 0.25 || c.Negatives != 100 || c.BankMomentum != 0.9 || mm.Name() != "pirl" {
+	if c.Loss.NCE.Temperature != 0.2 || c.Loss.Lambda != 0.25 || c.Negatives != 100 || c.BankMomentum != 0.9 || c.Objective != ObjectiveInfoNCE || mm.Name() != "pirl" {
 		t.Errorf("built %+v", c)
 	}
 }
@@ -172,4 +178,30 @@ func bankRows(t *testing.T, m *Method) [][]float32 {
 		t.Fatal(err)
 	}
 	return v.Value().([][]float32)
+}
+
+// TestInfoNCEObjective: with the InfoNCE objective the loss is λ·InfoNCE(g, m) +
+// (1−λ)·InfoNCE(f, m) — at step 0 with λ = 1 and λ = 0 the two terms, whose mix at λ
+// = 0.25 is the weighted sum — Z stays unset, and a short run's loss falls.
+func TestInfoNCEObjective(t *testing.T) {
+	step0 := func(lambda float64) float64 {
+		cfg := Config{Negatives: 8, Objective: ObjectiveInfoNCE}
+		cfg.Loss.NCE.Temperature, cfg.Loss.Lambda = 0.2, lambda
+		losses, metrics := newHarness(t, setUp(t, cfg), context.New(), 0.1).run(0, 1)
+		if metrics[0][2] != 0 {
+			t.Errorf("Z = %v with the InfoNCE objective, want 0", metrics[0][2])
+		}
+		return losses[0]
+	}
+	jig, img, mix := step0(1), step0(0), step0(0.25)
+	if math.Abs(mix-(0.25*jig+0.75*img)) > 1e-5 || jig == img {
+		t.Errorf("λ 0.25 gives %v; the terms are %v (jigsaw) and %v (image)", mix, jig, img)
+	}
+	cfg := Config{Negatives: 8, Objective: ObjectiveInfoNCE}
+	cfg.Loss.NCE.Temperature, cfg.Loss.Lambda = 0.2, 0.5
+	losses, _ := newHarness(t, setUp(t, cfg), context.New(), 0.1).run(0, 14)
+	t.Logf("losses %.3f", losses)
+	if first, last := mean(losses[:5]), mean(losses[9:]); !(last < first) {
+		t.Errorf("loss did not fall: %.4f → %.4f", first, last)
+	}
 }

@@ -25,9 +25,10 @@ type NTXentConfig struct {
 
 	// LargeViews is the number of leading views that are full-size ("large")
 	// crops when the views come from a multi-crop; 0 means every view is large.
-	// A pair of views of the same image is a positive pair unless both views
-	// are small, as in the SwAV loss, where small crops are only ever compared
-	// with the large ones. Default 0.
+	// With 0 < LargeViews < V, a pair of views of the same image is a positive
+	// pair unless both views are small, as in the SwAV loss, where small crops
+	// are only ever compared with the large ones. Default 0: every pair, as the
+	// SwAV authors' multi-crop SimCLR (VISSL) does.
 	LargeViews int
 }
 

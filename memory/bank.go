@@ -116,8 +116,8 @@ func (b *Bank) Entries(g *graph.Graph) *graph.Node {
 	return graph.StopGradient(b.entries.ValueGraph(g))
 }
 
-// Rows returns the B×D entries at indices (an integer vector [B], each in [0, N)),
-// with no gradient.
+// Rows returns the B×D entries at indices (an integer vector [B], each in [0, N):
+// the graph does not check them), with no gradient.
 func (b *Bank) Rows(indices *graph.Node) *graph.Node {
 	b.checkIndices("Rows", indices)
 	return graph.Gather(b.Entries(indices.Graph()), graph.InsertAxes(indices, -1))

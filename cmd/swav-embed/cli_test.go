@@ -561,3 +561,28 @@ func TestPathNamedOnce(t *testing.T) {
 		t.Errorf("exit %d; want 1 and the report path named once:\n%s", code, stderr)
 	}
 }
+
+// TestCLIFitWarning: colour photos given to the default (28×28 grayscale) model get one
+// plain "warning:" line on standard error naming what to use instead; Fashion-MNIST
+// images get none, and --quiet keeps the warning.
+func TestCLIFitWarning(t *testing.T) {
+	dir := t.TempDir()
+	photos, _ := filepath.Abs("../../testdata/images")
+	fashion, _ := filepath.Abs("../../testdata/fashion")
+	for _, args := range [][]string{{"embed", photos, "--out", "p.csv"}, {"-q", "embed", photos, "--out", "q.csv"}} {
+		_, stderr, code := cli(t, dir, nil, args...)
+		if code != 0 {
+			t.Fatalf("%q: exit %d:\n%s", args, code, stderr)
+		}
+		if n := strings.Count(stderr, "warning:"); n != 1 || !strings.HasPrefix(stderr, "warning: ") {
+			t.Errorf("%q: %d warnings, want 1 plain line (no log timestamp) first:\n%s", args, n, stderr)
+		}
+		if !strings.Contains(stderr, "swav_800ep_pretrain.pth.tar") || !strings.Contains(stderr, "swav-embed convert") {
+			t.Errorf("%q: the warning does not say what to use:\n%s", args, stderr)
+		}
+	}
+	_, stderr, code := cli(t, dir, nil, "embed", fashion, "--out", "f.csv")
+	if code != 0 || strings.Contains(stderr, "warning") {
+		t.Errorf("Fashion-MNIST images: exit %d, stderr:\n%s", code, stderr)
+	}
+}

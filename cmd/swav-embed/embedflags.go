@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 
 	"github.com/spf13/pflag"
 
@@ -104,5 +105,6 @@ func (f modelFlags) load(output infer.Output, raw bool) (*swav.Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	return loadModel(f.model, infer.Options{Backend: be, Output: output, Raw: raw, BatchSize: f.batchSize, Workers: f.workers})
+	return loadModel(f.model, infer.Options{Backend: be, Output: output, Raw: raw, BatchSize: f.batchSize, Workers: f.workers,
+		Warn: func(msg string) { fmt.Fprintln(os.Stderr, "warning:", msg) }})
 }

@@ -98,8 +98,14 @@ type Skipped struct {
 	Err  error  // why it was skipped
 }
 
-// String formats the record as "name: error".
-func (s Skipped) String() string { return fmt.Sprintf("%s: %v", s.Name, s.Err) }
+// String formats the record as "name: error", or as the error alone when it already
+// names the item.
+func (s Skipped) String() string {
+	if s.Err != nil && strings.Contains(s.Err.Error(), s.Name) {
+		return s.Err.Error() // the error names the item already: say it once
+	}
+	return fmt.Sprintf("%s: %v", s.Name, s.Err)
+}
 
 // Handle applies the policy to the outcome of one item. A nil err returns
 // nil. Under Skip, a non-nil err is appended to *skipped (when skipped is

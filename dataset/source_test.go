@@ -3,6 +3,7 @@ package dataset_test
 import (
 	"errors"
 	"flag"
+	"fmt"
 	"testing"
 
 	"github.com/swav-go/swav/dataset"
@@ -89,5 +90,16 @@ func TestOnErrorHandle(t *testing.T) {
 	// A nil log is allowed.
 	if err := dataset.Skip.Handle(nil, "x", boom); err != nil {
 		t.Errorf("Skip with nil log: %v", err)
+	}
+}
+
+func TestSkippedStringNamesOnce(t *testing.T) {
+	named := dataset.Skipped{Name: "a/b.png", Err: fmt.Errorf("image a/b.png: corrupt")}
+	if got := named.String(); got != "image a/b.png: corrupt" {
+		t.Errorf("error naming the item: %q", got)
+	}
+	bare := dataset.Skipped{Name: "a/b.png", Err: fmt.Errorf("corrupt")}
+	if got := bare.String(); got != "a/b.png: corrupt" {
+		t.Errorf("error not naming the item: %q", got)
 	}
 }

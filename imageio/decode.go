@@ -11,6 +11,7 @@ import (
 	"image/jpeg"
 	"image/png"
 	"io"
+	"io/fs"
 	"math"
 
 	"golang.org/x/image/bmp"
@@ -238,6 +239,11 @@ func fileError(path string, err error) error {
 		return &taggedError{msg: "image " + err.Error(), errs: []error{err, ErrNotRegular}}
 	case errors.Is(err, userfile.ErrTooLarge):
 		return &taggedError{msg: "image " + err.Error() + " (Options.MaxFileBytes)", errs: []error{err, ErrTooLarge}}
+	}
+	var pe *fs.PathError
+	if errors.As(err, &pe) && pe.Path == path {
+		// "image P: open P: no such file" → "image P: open: no such file".
+		return &taggedError{msg: fmt.Sprintf("image %s: %s: %v", path, pe.Op, pe.Err), errs: []error{err}}
 	}
 	return fmt.Errorf("image %s: %w", path, err)
 }

@@ -129,6 +129,9 @@ func TestDecodeBadInputs(t *testing.T) {
 			if !strings.HasPrefix(msg, "image "+path+":") {
 				t.Errorf("error %q does not start with %q", msg, "image "+path+":")
 			}
+			if n := strings.Count(msg, path); n != 1 {
+				t.Errorf("error %q names the path %d times, want once", msg, n)
+			}
 			for _, d := range tc.details {
 				if !strings.Contains(msg, d) {
 					t.Errorf("error %q does not mention %q", msg, d)

@@ -148,6 +148,13 @@ func (m *Model) PrepareInput(img image.Image) (imageio.Tensor, error) {
 	return m.Model.PrepareInput(img)
 }
 
+// Fingerprint returns the Model's normalised vectors of a few fixed synthetic inputs, by
+// which a saved linear probe recognises the model it was trained on
+// (see infer.Model.Fingerprint).
+func (m *Model) Fingerprint(ctx gocontext.Context) ([]float32, error) {
+	return m.Model.Fingerprint(ctx)
+}
+
 // Dim is the length of the vectors the Model returns.
 func (m *Model) Dim() int { return m.Model.Dim() }
 

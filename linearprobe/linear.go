@@ -159,6 +159,9 @@ type Probe struct {
 	// Grid lists the validation accuracy of every grid point (empty when
 	// the grid held a single pair).
 	Grid []GridResult
+	// Source records the model and vectors the probe was trained on, or is nil
+	// when the trainer did not say (TrainLinear leaves it to its caller).
+	Source *Source
 }
 
 // TrainLinear trains a linear probe on frozen features following the SwAV

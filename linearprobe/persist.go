@@ -22,6 +22,7 @@ const (
 	extraStandardized  = "standardized"
 	extraHyperparams   = "hyperparameters"
 	extraGridSelection = "grid"
+	extraSource        = "source"
 )
 
 // probeHyperparameters is the JSON form of the training settings stored in
@@ -37,7 +38,8 @@ type probeHyperparameters struct {
 // Checkpoint converts the probe into a checkpoint file of kind ProbeKind:
 // tensors "weight" (D×C), "bias" (C) and, when standardised, "mean" and
 // "std" (D); class names, whether they were given, the standardisation flag,
-// the hyperparameters and the grid-search results go to Header.Extra.
+// the hyperparameters, the grid-search results and the Source (when recorded) go to
+// Header.Extra.
 func (p *Probe) Checkpoint() (*checkpoint.File, error) {
 	if err := p.check(); err != nil {
 		return nil, err
@@ -68,6 +70,11 @@ func (p *Probe) Checkpoint() (*checkpoint.File, error) {
 		{extraGridSelection, grid},
 	} {
 		if err := put(kv.key, kv.v); err != nil {
+			return nil, err
+		}
+	}
+	if p.Source != nil {
+		if err := put(extraSource, p.Source); err != nil {
 			return nil, err
 		}
 	}
@@ -119,6 +126,12 @@ func ProbeFromCheckpoint(f *checkpoint.File) (*Probe, error) {
 		{extraGridSelection, &p.Grid},
 	} {
 		if err := get(kv.key, kv.v); err != nil {
+			return nil, err
+		}
+	}
+	if _, ok := f.Header.Extra[extraSource]; ok { // optional: older probes lack it
+		p.Source = &Source{}
+		if err := get(extraSource, p.Source); err != nil {
 			return nil, err
 		}
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/swav-go/swav"
 	"github.com/swav-go/swav/linearprobe"
 )
 
@@ -105,6 +106,19 @@ func runPredict(cmd *cobra.Command, f predictFlags, patterns []string) (err erro
 	if m.Dim() != probe.D {
 		return fmt.Errorf("probe %s was trained on %d-dimensional vectors but the model gives %d-dimensional %s: "+
 			"give the --model and --vectors the probe was trained with", f.probe, probe.D, m.Dim(), output)
+	}
+	if probe.Source != nil {
+		fp, err := m.Fingerprint(cmd.Context())
+		if err != nil {
+			return err
+		}
+		name := f.model
+		if name == "" {
+			name = swav.DefaultModelName
+		}
+		if err := probe.CheckSource(name, output.String(), fp); err != nil {
+			return fmt.Errorf("probe %s: %w: give --model %s --vectors %s", f.probe, err, probe.Source.Model, probe.Source.Vectors)
+		}
 	}
 	k := min(f.topK, probe.C)
 	w, err := createTable(f.out, format)

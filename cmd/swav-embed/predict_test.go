@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -13,6 +15,7 @@ import (
 	"testing"
 
 	swav "github.com/swav-go/swav"
+	"github.com/swav-go/swav/checkpoint"
 	"github.com/swav-go/swav/linearprobe"
 )
 
@@ -173,6 +176,8 @@ func TestPredictErrors(t *testing.T) {
 		{"no probe", []string{"predict", imgs}, "--probe"},
 		// The probe was trained on the default model's 128-d features; tiny.swav gives 8.
 		{"other model", []string{"predict", "--probe", probePath, "--model", "../../infer/testdata/tiny.swav", imgs}, "128-dimensional"},
+		// Same length (the default model's projection is 128-d too), other vectors.
+		{"other vectors", []string{"predict", "--probe", probePath, "--vectors", "projection", imgs}, "features vectors of embedded:models/default.swav"},
 		{"a model as the probe", []string{"predict", "--probe", "../../infer/testdata/tiny.swav", imgs}, "linear-probe"},
 		{"bad extension", []string{"predict", "--probe", probePath, imgs, "--out", filepath.Join(dir, "p.npy")}, ".csv or .jsonl"},
 		{"format contradicts", []string{"predict", "--probe", probePath, imgs, "--out", filepath.Join(dir, "p.csv"), "--format", "jsonl"}, "contradicts"},
@@ -188,4 +193,65 @@ func TestPredictErrors(t *testing.T) {
 	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 		t.Errorf("failed runs left %d files in the output directory", len(entries))
 	}
+}
+
+// perturbed writes a copy of the default model whose first convolution's weights are
+// scaled elementwise by 1 + scale·r, r a fixed ±1 pattern.
+func perturbed(t *testing.T, dir string, scale float32) string {
+	t.Helper()
+	f, err := checkpoint.Load("../../models/default.swav")
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed := false
+	for i, ten := range f.Tensors {
+		if len(ten.Shape) != 4 || changed {
+			continue
+		}
+		v, err := ten.Float32s()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for j := range v {
+			v[j] *= 1 + scale*float32(1-2*(j*7%3%2))
+		}
+		f.Tensors[i] = checkpoint.Float32Tensor(ten.Name, ten.Shape, v)
+		changed = true
+	}
+	if !changed {
+		t.Fatal("the default model has no rank-4 tensor")
+	}
+	path := filepath.Join(dir, fmt.Sprintf("perturbed-%g.swav", scale))
+	if err := checkpoint.Save(path, f, checkpoint.EncodeOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestPredictChecksTheModel: a saved probe records its model's fingerprint; predict
+// accepts the same model (a float32 copy with rounding-sized changes) and refuses a
+// model of the same shape that computes other vectors, naming the one to use.
+func TestPredictChecksTheModel(t *testing.T) {
+	probePath, testDir := trainProbe(t)
+	p, err := linearprobe.LoadProbe(probePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Source == nil || p.Source.Model != swav.DefaultModelName || p.Source.Vectors != "features" ||
+		len(p.Source.Fingerprint) != 4*128 {
+		t.Fatalf("saved probe's source: %+v", p.Source)
+	}
+	dir := t.TempDir()
+	imgs := filepath.Join(testDir, "**/*.png")
+	near := perturbed(t, dir, 1e-3)
+	if err := run(t, "predict", "--probe", probePath, "--model", near, imgs, "--out", filepath.Join(dir, "near.csv")); err != nil {
+		t.Errorf("a model within rounding of the probe's was refused: %v", err)
+	}
+	far := perturbed(t, dir, 0.9)
+	err = run(t, "predict", "--probe", probePath, "--model", far, imgs, "--out", filepath.Join(dir, "far.csv"))
+	if !errors.Is(err, linearprobe.ErrSourceMismatch) || !strings.Contains(err.Error(), "computes different vectors") ||
+		!strings.Contains(err.Error(), "--model "+swav.DefaultModelName) {
+		t.Errorf("another model of the same shape: %v", err)
+	}
+	t.Logf("refused as: %v", err)
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"github.com/gomlx/gomlx/backends"
 	"github.com/spf13/cobra"
 
+	"github.com/swav-go/swav"
 	"github.com/swav-go/swav/dataset"
 	"github.com/swav-go/swav/evaluate"
 	"github.com/swav-go/swav/infer"
@@ -100,7 +102,7 @@ func runProbe(cmd *cobra.Command, f probeFlags) error {
 		if test, err = evaluate.FromNPY(f.testEmb); err != nil {
 			return err
 		}
-		return probeAndReport(cmd, f, be, train, test)
+		return probeAndReport(cmd, f, be, train, test, nil)
 	}
 	trainSrc, err := labelledSource(f.train, f.trainIdx, f.trainLabels, "train")
 	if err != nil {
@@ -114,6 +116,7 @@ func runProbe(cmd *cobra.Command, f probeFlags) error {
 	if err != nil {
 		return err
 	}
+	var source *linearprobe.Source // which model and vectors a saved probe reads
 	if f.rawPixels {
 		if train, err = evaluate.RawPixels(trainSrc, 1); err != nil {
 			return err
@@ -130,6 +133,11 @@ func runProbe(cmd *cobra.Command, f probeFlags) error {
 		if err != nil {
 			return err
 		}
+		if f.saveProbe != "" {
+			if source, err = probeSource(ctx, m, f.model, output); err != nil {
+				return err
+			}
+		}
 		for _, part := range []struct {
 			name string
 			src  dataset.Source
@@ -145,11 +153,25 @@ func runProbe(cmd *cobra.Command, f probeFlags) error {
 			*part.dst = d
 		}
 	}
-	return probeAndReport(cmd, f, be, train, test)
+	return probeAndReport(cmd, f, be, train, test, source)
+}
+
+// probeSource describes the model and vectors a probe is trained on (see
+// linearprobe.Source); path is --model, empty for the embedded default.
+func probeSource(ctx context.Context, m *swav.Model, path string, output infer.Output) (*linearprobe.Source, error) {
+	fp, err := m.Fingerprint(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if path == "" {
+		path = swav.DefaultModelName
+	}
+	return &linearprobe.Source{Model: path, Vectors: output.String(), Fingerprint: fp}, nil
 }
 
 // probeAndReport trains and evaluates the probes and prints (and saves) the reports.
-func probeAndReport(cmd *cobra.Command, f probeFlags, be backends.Backend, train, test linearprobe.Dataset) error {
+// source, when not nil, is recorded in a saved probe.
+func probeAndReport(cmd *cobra.Command, f probeFlags, be backends.Backend, train, test linearprobe.Dataset, source *linearprobe.Source) error {
 	ctx := cmd.Context()
 	infof(cmd, "features: train %d×%d, test %d×%d", train.N, train.D, test.N, test.D)
 	var reports []*linearprobe.Report
@@ -176,6 +198,7 @@ func probeAndReport(cmd *cobra.Command, f probeFlags, be backends.Backend, train
 			}
 		}
 		if f.saveProbe != "" {
+			probe.Source = source
 			if err := linearprobe.SaveProbe(f.saveProbe, probe); err != nil {
 				return err
 			}

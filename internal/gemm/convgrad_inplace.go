@@ -67,9 +67,14 @@ func (e *Engine) kgInPlaceRange(g *kgGeometry, input, outGrad, kg []float32, kBl
 	perPanel := taps * groups
 	j0, j1 := lo/perPanel, (hi-1)/perPanel+1
 	s.bPack = grow(s.bPack, kBlock*(j1-j0)*NR)
+	// Per tap, the runs [q0, q1) of the K block's pixels it excludes (pairs,
+	// adjacent runs merged), listed once per block for all panels.
+	excluded := make([][]int, taps)
+	listed := make([]bool, taps)
 	for pc := 0; pc < pixels; pc += kBlock {
 		kc := min(kBlock, pixels-pc)
 		packGradB(s.bPack, outGrad, g.co, pc, kc, pc, pc+kc, j0, j1)
+		clear(listed)
 		for u := lo; u < hi; {
 			j, t := u/perPanel, (u/groups)%taps
 			uEnd := min(hi, (u/groups+1)*groups)
@@ -87,16 +92,32 @@ func (e *Engine) kgInPlaceRange(g *kgGeometry, input, outGrad, kg []float32, kBl
 			if p0 >= p1 || ylo >= yhi || xlo >= xhi {
 				continue
 			}
+			if !listed[t] {
+				excluded[t], listed[t] = g.appendExcluded(excluded[t][:0], p0, p1, ylo, yhi, xlo, xhi), true
+			}
+			runs := excluded[t]
 			panel := s.bPack[(j-j0)*kc*NR : (j-j0+1)*kc*NR]
-			g.forExcluded(p0, p1, ylo, yhi, xlo, xhi, func(q0, q1 int) {
-				clear(panel[(q0-pc)*NR : (q1-pc)*NR])
-			})
+			for r := 0; r < len(runs); r += 2 {
+				clear(panel[(runs[r]-pc)*NR : (runs[r+1]-pc)*NR])
+			}
 			for gi := g0; gi < g1; gi++ {
 				e.kgTile(g, s, input, panel, kg, t, gi, j, off, p0, p1, pc)
 			}
-			g.forExcluded(p0, p1, ylo, yhi, xlo, xhi, func(q0, q1 int) {
-				packGradB(panel, outGrad, g.co, pc, kc, q0, q1, j, j+1)
-			})
+			if (j+1)*NR > g.co {
+				for r := 0; r < len(runs); r += 2 {
+					packGradB(panel, outGrad, g.co, pc, kc, runs[r], runs[r+1], j, j+1)
+				}
+				continue
+			}
+			// Restore the full panel's rows (packGradB inlined: most runs
+			// are one pixel).
+			for r := 0; r < len(runs); r += 2 {
+				for p := runs[r]; p < runs[r+1]; p++ {
+					d := (*[NR / 2]uint64)(unsafe.Pointer(&panel[(p-pc)*NR : (p-pc+1)*NR][0]))
+					v := (*[NR / 2]uint64)(unsafe.Pointer(&outGrad[p*g.co+j*NR : p*g.co+j*NR+NR][0]))
+					d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7] = v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]
+				}
+			}
 		}
 	}
 }
@@ -132,22 +153,31 @@ func (e *Engine) kgTile(g *kgGeometry, s *scratch, input, panel, kg []float32, t
 	mergeTile(&s.tile, kg[cOff:], g.co, mh, nw, 1)
 }
 
-// forExcluded calls fn(q0, q1) for the runs of pixels in [p0, p1) whose row y
-// is outside [ylo, yhi) or whose column x is outside [xlo, xhi).
-func (g *kgGeometry) forExcluded(p0, p1, ylo, yhi, xlo, xhi int, fn func(q0, q1 int)) {
+// appendExcluded appends to runs the runs [q0, q1) (as pairs, adjacent runs
+// merged) of the pixels in [p0, p1) whose row y is outside [ylo, yhi) or
+// whose column x is outside [xlo, xhi).
+func (g *kgGeometry) appendExcluded(runs []int, p0, p1, ylo, yhi, xlo, xhi int) []int {
+	add := func(a, b int) {
+		if n := len(runs); n > 0 && runs[n-1] == a {
+			runs[n-1] = b
+			return
+		}
+		runs = append(runs, a, b)
+	}
 	for r := p0 / g.w; r*g.w < p1; r++ {
 		rs, re := max(p0, r*g.w), min(p1, (r+1)*g.w)
 		if y := r % g.h; y < ylo || y >= yhi {
-			fn(rs, re)
+			add(rs, re)
 			continue
 		}
 		if a, b := rs, min(re, r*g.w+xlo); a < b {
-			fn(a, b)
+			add(a, b)
 		}
 		if a, b := max(rs, r*g.w+xhi), re; a < b {
-			fn(a, b)
+			add(a, b)
 		}
 	}
+	return runs
 }
 
 // packGradB writes pixels [q0, q1) of the output gradient's columns

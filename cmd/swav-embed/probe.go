@@ -49,8 +49,8 @@ accuracy and the confusion matrix on the test set. --knn adds weighted kNN (k = 
 	fl.StringVar(&f.testIdx, "test-idx", "", "test images as an IDX file")
 	fl.StringVar(&f.trainLabels, "train-labels", "", "IDX labels of --train-idx (default: its name with images-idx3 → labels-idx1)")
 	fl.StringVar(&f.testLabels, "test-labels", "", "IDX labels of --test-idx (default: derived likewise)")
-	fl.StringVar(&f.trainEmb, "train-emb", "", "saved training embeddings (.npy from embed, labels from each path's folder) instead of images")
-	fl.StringVar(&f.testEmb, "test-emb", "", "saved test embeddings (.npy from embed)")
+	fl.StringVar(&f.trainEmb, "train-emb", "", "saved training embeddings (from embed: .npy, .jsonl or .csv; labels from each path's folder) instead of images")
+	fl.StringVar(&f.testEmb, "test-emb", "", "saved test embeddings (as --train-emb)")
 	onErrorFlag(fl, &f.onError, onErrorHelp)
 	vectorsFlag(fl, &f.output, "vectors: features (pooled backbone, the paper's protocol) or projection")
 	fl.BoolVar(&f.rawPixels, "raw-pixels", false, "use the [0,1] pixels as features instead of a model (baseline)")
@@ -96,10 +96,10 @@ func runProbe(cmd *cobra.Command, f probeFlags) error {
 		return errors.New("give both --train-emb and --test-emb")
 	}
 	if f.trainEmb != "" {
-		if train, err = evaluate.FromNPY(f.trainEmb); err != nil {
+		if train, err = linearprobe.ReadEmbeddings(f.trainEmb); err != nil {
 			return err
 		}
-		if test, err = evaluate.FromNPY(f.testEmb); err != nil {
+		if test, err = linearprobe.ReadEmbeddings(f.testEmb); err != nil {
 			return err
 		}
 		return probeAndReport(cmd, f, be, train, test, nil)

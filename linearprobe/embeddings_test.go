@@ -1,4 +1,4 @@
-package evaluate
+package linearprobe
 
 import (
 	"bytes"
@@ -70,39 +70,41 @@ func writeNPY(t *testing.T, npy []byte, sidecar string) string {
 
 const threePaths = "data/cat/1.png\ndata/dog/2.png\ndata/cat/3.png\n"
 
-// TestFromNPYEmbedOutput reads what `swav-embed embed` writes (through embedio's own
+// TestReadEmbeddingsEmbedOutput reads what `swav-embed embed` writes (through embedio's own
 // writer) and checks every value, the classes and the labels.
-func TestFromNPYEmbedOutput(t *testing.T) {
-	p := filepath.Join(t.TempDir(), "emb.npy")
-	w, err := embedio.Create(p, embedio.FormatNPY, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rows := [][]float32{{1, -2}, {0.5, 3e-8}, {-0, 7}}
-	for i, path := range strings.Fields(threePaths) {
-		if err := w.Write(path, rows[i]); err != nil {
+func TestReadEmbeddingsEmbedOutput(t *testing.T) {
+	for _, format := range []embedio.Format{embedio.FormatNPY, embedio.FormatJSONL, embedio.FormatCSV} {
+		p := filepath.Join(t.TempDir(), "emb."+string(format))
+		w, err := embedio.Create(p, format, 2)
+		if err != nil {
 			t.Fatal(err)
 		}
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	d, err := FromNPY(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d.N != 3 || d.D != 2 || !reflect.DeepEqual(d.Features, []float32{1, -2, 0.5, 3e-8, -0, 7}) {
-		t.Fatalf("N %d D %d features %v", d.N, d.D, d.Features)
-	}
-	if !reflect.DeepEqual(d.Classes, []string{"cat", "dog"}) || !reflect.DeepEqual(d.Labels, []int{0, 1, 0}) {
-		t.Fatalf("classes %v labels %v", d.Classes, d.Labels)
+		rows := [][]float32{{1, -2}, {0.5, 3e-8}, {-0, 7}}
+		for i, path := range strings.Fields(threePaths) {
+			if err := w.Write(path, rows[i]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		d, err := ReadEmbeddings(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.N != 3 || d.D != 2 || !reflect.DeepEqual(d.Features, []float32{1, -2, 0.5, 3e-8, -0, 7}) {
+			t.Fatalf("%s: N %d D %d features %v", format, d.N, d.D, d.Features)
+		}
+		if !reflect.DeepEqual(d.Classes, []string{"cat", "dog"}) || !reflect.DeepEqual(d.Labels, []int{0, 1, 0}) {
+			t.Fatalf("%s: classes %v labels %v", format, d.Classes, d.Labels)
+		}
 	}
 }
 
-// TestFromNPYFormats reads the header variants the reader accepts: versions 1 to 3,
+// TestReadEmbeddingsFormats reads the header variants the reader accepts: versions 1 to 3,
 // float64, Fortran order (transposed back), Python 2 longs, double quotes and no
 // trailing comma, and CRLF sidecars without a final newline.
-func TestFromNPYFormats(t *testing.T) {
+func TestReadEmbeddingsFormats(t *testing.T) {
 	want := []float32{1, 2, 3, 4, 5, 6} // (3, 2) in C order
 	for _, tc := range []struct {
 		name, sidecar string
@@ -119,7 +121,7 @@ func TestFromNPYFormats(t *testing.T) {
 			"{'descr': '<f4', 'fortran_order': False, 'shape': (3, 2), }", le32(want...))},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			d, err := FromNPY(writeNPY(t, tc.npy, tc.sidecar))
+			d, err := ReadEmbeddings(writeNPY(t, tc.npy, tc.sidecar))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -130,9 +132,9 @@ func TestFromNPYFormats(t *testing.T) {
 	}
 }
 
-// TestFromNPYRejects checks that malformed files and sidecars are refused with errors
-// wrapping ErrNPY, naming the file and the problem.
-func TestFromNPYRejects(t *testing.T) {
+// TestReadEmbeddingsRejects checks that malformed files and sidecars are refused with errors
+// wrapping ErrEmbeddings, naming the file and the problem.
+func TestReadEmbeddingsRejects(t *testing.T) {
 	good := "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 2), }"
 	data := le32(1, 2, 3, 4, 5, 6)
 	long := npyFile(1, good, data)
@@ -178,36 +180,36 @@ func TestFromNPYRejects(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := writeNPY(t, tc.npy, tc.sidecar)
-			_, err := FromNPY(p)
-			if !errors.Is(err, ErrNPY) || !strings.Contains(err.Error(), p) || !strings.Contains(err.Error(), tc.msg) {
-				t.Fatalf("error %v, want ErrNPY naming %s and %q", err, p, tc.msg)
+			_, err := ReadEmbeddings(p)
+			if !errors.Is(err, ErrEmbeddings) || !strings.Contains(err.Error(), p) || !strings.Contains(err.Error(), tc.msg) {
+				t.Fatalf("error %v, want ErrEmbeddings naming %s and %q", err, p, tc.msg)
 			}
 		})
 	}
 	// A missing sidecar is an I/O error naming it.
 	p := filepath.Join(t.TempDir(), "alone.npy")
 	os.WriteFile(p, npyFile(1, good, data), 0o644)
-	if _, err := FromNPY(p); !errors.Is(err, os.ErrNotExist) || !strings.Contains(err.Error(), embedio.SidecarPath(p)) {
+	if _, err := ReadEmbeddings(p); !errors.Is(err, os.ErrNotExist) || !strings.Contains(err.Error(), embedio.SidecarPath(p)) {
 		t.Errorf("missing sidecar: %v", err)
 	}
 }
 
-// TestFromNPYCaps checks the size caps: options smaller than the files refuse them
+// TestReadEmbeddingsCaps checks the size caps: options smaller than the files refuse them
 // (naming the file), and a sparse file just over the default cap is refused at once,
 // without reading or allocating.
-func TestFromNPYCaps(t *testing.T) {
+func TestReadEmbeddingsCaps(t *testing.T) {
 	npy := npyFile(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 2), }", le32(1, 2, 3, 4, 5, 6))
 	p := writeNPY(t, npy, threePaths)
-	if _, err := FromNPYWith(p, NPYOptions{MaxBytes: int64(len(npy))}); err != nil {
+	if _, err := ReadEmbeddingsWith(p, EmbeddingsOptions{MaxBytes: int64(len(npy))}); err != nil {
 		t.Fatalf("cap equal to the size: %v", err)
 	}
-	if _, err := FromNPYWith(p, NPYOptions{MaxBytes: -1, MaxPathsBytes: -1}); err != nil {
+	if _, err := ReadEmbeddingsWith(p, EmbeddingsOptions{MaxBytes: -1, MaxPathsBytes: -1}); err != nil {
 		t.Fatalf("no caps: %v", err)
 	}
-	if _, err := FromNPYWith(p, NPYOptions{MaxBytes: int64(len(npy)) - 1}); !errors.Is(err, userfile.ErrTooLarge) || !strings.Contains(err.Error(), p) {
+	if _, err := ReadEmbeddingsWith(p, EmbeddingsOptions{MaxBytes: int64(len(npy)) - 1}); !errors.Is(err, userfile.ErrTooLarge) || !strings.Contains(err.Error(), p) {
 		t.Errorf("cap below the .npy size: %v", err)
 	}
-	if _, err := FromNPYWith(p, NPYOptions{MaxPathsBytes: 10}); !errors.Is(err, userfile.ErrTooLarge) || !strings.Contains(err.Error(), embedio.SidecarPath(p)) {
+	if _, err := ReadEmbeddingsWith(p, EmbeddingsOptions{MaxPathsBytes: 10}); !errors.Is(err, userfile.ErrTooLarge) || !strings.Contains(err.Error(), embedio.SidecarPath(p)) {
 		t.Errorf("cap below the sidecar size: %v", err)
 	}
 
@@ -217,7 +219,7 @@ func TestFromNPYCaps(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Write(npy[:64])
-	if err := f.Truncate(DefaultMaxNPYBytes + 1); err != nil {
+	if err := f.Truncate(DefaultMaxEmbeddingsBytes + 1); err != nil {
 		t.Fatal(err)
 	}
 	f.Close()
@@ -225,7 +227,7 @@ func TestFromNPYCaps(t *testing.T) {
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	start := time.Now()
-	_, err = FromNPY(huge)
+	_, err = ReadEmbeddings(huge)
 	took := time.Since(start)
 	runtime.ReadMemStats(&after)
 	if !errors.Is(err, userfile.ErrTooLarge) || !strings.Contains(err.Error(), huge) {
@@ -236,7 +238,7 @@ func TestFromNPYCaps(t *testing.T) {
 	}
 	// The default holds the documented 500,000 ResNet-50 embeddings (2048-d float32)
 	// and their header.
-	if DefaultMaxNPYBytes < 500_000*2048*4+128 {
-		t.Errorf("DefaultMaxNPYBytes %d is below 500,000 2048-d embeddings", DefaultMaxNPYBytes)
+	if DefaultMaxEmbeddingsBytes < 500_000*2048*4+128 {
+		t.Errorf("DefaultMaxEmbeddingsBytes %d is below 500,000 2048-d embeddings", DefaultMaxEmbeddingsBytes)
 	}
 }

@@ -1,6 +1,6 @@
 //go:build unix
 
-package evaluate
+package linearprobe
 
 import (
 	"errors"
@@ -15,9 +15,9 @@ import (
 	"github.com/swav-go/swav/internal/userfile"
 )
 
-// TestFromNPYSpecialFiles checks that a FIFO, /dev/zero or a directory in place of the
+// TestReadEmbeddingsSpecialFiles checks that a FIFO, /dev/zero or a directory in place of the
 // .npy file or of its sidecar is refused at once, by path and reason.
-func TestFromNPYSpecialFiles(t *testing.T) {
+func TestReadEmbeddingsSpecialFiles(t *testing.T) {
 	good := npyFile(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 2), }", le32(1, 2, 3, 4, 5, 6))
 	special := map[string]func(p string) error{
 		"named pipe":       func(p string) error { return syscall.Mkfifo(p, 0o644) },
@@ -41,14 +41,14 @@ func TestFromNPYSpecialFiles(t *testing.T) {
 				t.Fatal(err)
 			}
 			done := make(chan error, 1)
-			go func() { _, err := FromNPY(npy); done <- err }()
+			go func() { _, err := ReadEmbeddings(npy); done <- err }()
 			select {
 			case err := <-done:
 				if !errors.Is(err, userfile.ErrNotRegular) || !strings.Contains(err.Error(), bad) || !strings.Contains(err.Error(), reason) {
 					t.Errorf("%s as the %s: %v, want ErrNotRegular naming %s and %q", reason, which, err, bad, reason)
 				}
 			case <-time.After(5 * time.Second):
-				t.Fatalf("%s as the %s: FromNPY blocked", reason, which)
+				t.Fatalf("%s as the %s: ReadEmbeddings blocked", reason, which)
 			}
 		}
 	}

@@ -13,7 +13,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/ml/context"
 
 	"github.com/swav-go/swav/augment"
-	"github.com/swav-go/swav/backend/compat"
+	"github.com/swav-go/swav/backend/fast"
 	"github.com/swav-go/swav/model"
 	"github.com/swav-go/swav/pretrain/method"
 )
@@ -73,7 +73,7 @@ type harness struct {
 
 func newHarness(t *testing.T, m method.Method, ctx *context.Context, lr float64) *harness {
 	t.Helper()
-	backend, err := compat.New("")
+	backend, err := fast.New("")
 	if err != nil {
 		t.Fatal(err)
 	}

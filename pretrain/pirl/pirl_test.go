@@ -59,23 +59,14 @@ func TestSetup(t *testing.T) {
 	}
 }
 
-// TestTrainingRun: 18 steps of the tiny network: finite losses that fall, Z set on
-// the first step and kept, the bank entries of the batch's images moved to
-// normalise(μ·m + (1−μ)·f) and unit length.
-func TestTrainingRun(t *testing.T) {
-	// τ 0.5 rather than PIRL's 0.07: with 8 negatives the NCE loss at 0.07 swings by
-	// a factor of two from step to step, hiding the trend in 24 steps.
-	cfg := Config{Negatives: 8}
-	cfg.Loss.NCE.Temperature, cfg.Loss.Lambda = 0.5, 0.5
-	m := setUp(t, cfg)
+// TestStateUpdates: 6 steps of the tiny network on the minimal loop (the loss
+// falling is TestTrainerLossFallsAndResumes's): Z set on the first step and kept,
+// the bank entries unit vectors that follow the image embeddings.
+func TestStateUpdates(t *testing.T) {
+	m := setUp(t, Config{Negatives: 8})
 	ctx := context.New()
 	h := newHarness(t, m, ctx, 0.1)
-	losses, metrics := h.run(0, 18)
-	t.Logf("losses %.3f", losses)
-	first, last := mean(losses[:6]), mean(losses[12:])
-	if !(last < first) {
-		t.Errorf("loss did not fall: first 6 steps %.4f, last 6 %.4f", first, last)
-	}
+	_, metrics := h.run(0, 6)
 	z0 := metrics[0][2]
 	for s := range metrics {
 		if metrics[s][2] != z0 || !(z0 > 0) {
@@ -96,7 +87,7 @@ func TestTrainingRun(t *testing.T) {
 			t.Errorf("bank entry %d has norm %g", i, math.Sqrt(n))
 		}
 	}
-	if cos := metrics[17][1]; !(cos > metrics[0][1]) {
+	if cos := metrics[5][1]; !(cos > metrics[0][1]) {
 		t.Errorf("image–bank cosine %.3f at the end, %.3f at the start: the bank does not follow the images", cos, metrics[0][1])
 	}
 }
@@ -182,7 +173,8 @@ func bankRows(t *testing.T, m *Method) [][]float32 {
 
 // TestInfoNCEObjective: with the InfoNCE objective the loss is λ·InfoNCE(g, m) +
 // (1−λ)·InfoNCE(f, m) — at step 0 with λ = 1 and λ = 0 the two terms, whose mix at λ
-// = 0.25 is the weighted sum — Z stays unset, and a short run's loss falls.
+// = 0.25 is the weighted sum — Z stays unset, and a short run's loss falls (10 steps
+// over the same 16 images).
 func TestInfoNCEObjective(t *testing.T) {
 	step0 := func(lambda float64) float64 {
 		cfg := Config{Negatives: 8, Objective: ObjectiveInfoNCE}
@@ -199,9 +191,9 @@ func TestInfoNCEObjective(t *testing.T) {
 	}
 	cfg := Config{Negatives: 8, Objective: ObjectiveInfoNCE}
 	cfg.Loss.NCE.Temperature, cfg.Loss.Lambda = 0.2, 0.5
-	losses, _ := newHarness(t, setUp(t, cfg), context.New(), 0.1).run(0, 14)
+	losses, _ := newHarness(t, setUp(t, cfg), context.New(), 0.1).run(0, 10)
 	t.Logf("losses %.3f", losses)
-	if first, last := mean(losses[:5]), mean(losses[9:]); !(last < first) {
+	if first, last := mean(losses[:4]), mean(losses[6:]); !(last < first) {
 		t.Errorf("loss did not fall: %.4f → %.4f", first, last)
 	}
 }

@@ -67,6 +67,9 @@ type testLog struct{ t *testing.T }
 func (l testLog) Write(p []byte) (int, error) { l.t.Log(string(p)); return len(p), nil }
 
 func TestPretrainLossFalls(t *testing.T) {
+	if testing.Short() {
+		t.Skip("30 training steps: run without -short (the default run has it)")
+	}
 	src := fashionSubset(t, 320)
 	opts := tinyOptions(t, t.TempDir())
 	opts.MaxSteps = 30

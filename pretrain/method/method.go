@@ -24,7 +24,8 @@
 //  1. Setup(run) once, before anything else: the method resolves its defaults against
 //     the run (input size, dataset size, schedule length), validates them, and returns
 //     the network to build (e.g. without prototypes for a method that has none).
-//  2. Views, Optimizer, Scopes, Metrics, Hooks and Config: read once after Setup.
+//  2. Views, Optimizer, Scopes, Metrics, Hooks and Config: read after Setup, maybe more
+//     than once (they return the same each time; Config is read at every checkpoint).
 //  3. Step, once per compiled step graph (usually once per run), with the batch's views.
 //  4. StepInputs, before every step, for the host values the step graph receives.
 //
@@ -95,7 +96,7 @@ type Method interface {
 // Run describes the run a method is set up for (Method.Setup).
 type Run struct {
 	// Model is the network the trainer would build: the user's, or the default for the
-	// data (model.Small under 64 px). InChannels is the data's channel count.
+	// data (model.Small up to 64 px). InChannels is the data's channel count.
 	Model model.Config
 	// InputSize is the data's image size in pixels (the first image's shorter side),
 	// Images the number of images in the dataset.

@@ -31,5 +31,6 @@
 //     empty) on every run.
 //
 // Beam metrics counters, namespace "swav": "embedded", "bytes_read" (bytes of the files
-// embedded) and "skipped_REASON" for each dead-letter reason.
+// embedded), "batches" (forward passes) and "skipped_REASON" for each dead-letter
+// reason.
 package beamembed

@@ -102,6 +102,7 @@ const Namespace = "swav"
 var (
 	embeddedCounter  = beam.NewCounter(Namespace, "embedded")
 	bytesReadCounter = beam.NewCounter(Namespace, "bytes_read")
+	batchesCounter   = beam.NewCounter(Namespace, "batches")
 )
 
 // SkippedCounter is the name of the counter of files skipped for reason r.
@@ -336,6 +337,7 @@ func (f *embedFn) flush(ctx context.Context, emit func(Embedding), dead func(Fai
 	if err != nil {
 		return fmt.Errorf("embed a batch of %d files starting with %s: %w", len(f.batch), f.batch[0].path, err)
 	}
+	batchesCounter.Inc(ctx, 1)
 	for i, v := range vecs {
 		path := f.batch[i].path
 		if f.JSONSafe {

@@ -358,7 +358,15 @@ func TestPipelineLocal(t *testing.T) {
 		for _, r := range c.bad {
 			wantCount[SkippedCounter(r)]++
 		}
-		if !maps.Equal(map[string]int64(counters), wantCount) {
+		// Batching within bundles: at least ⌈49/8⌉ forward passes, and fewer than one
+		// per image.
+		got := maps.Clone(counters)
+		batches := got["batches"]
+		delete(got, "batches")
+		if lo := (int64(len(c.good)) + 7) / 8; batches < lo || batches >= int64(len(c.good)) {
+			t.Errorf("%d forward passes for %d images in batches of 8, want %d to %d", batches, len(c.good), lo, len(c.good)-1)
+		}
+		if !maps.Equal(map[string]int64(got), wantCount) {
 			t.Errorf("counters %v, want %v", counters, wantCount)
 		}
 	})
@@ -496,7 +504,7 @@ func TestPipelineRemote(t *testing.T) {
 	if dead[1].Error != wantDead[1].Error {
 		t.Errorf("remote corrupt file error %q, the local reader says %q", dead[1].Error, wantDead[1].Error)
 	}
-	if counters["embedded"] != int64(len(remote)) || counters[SkippedCounter(ReasonTooLarge)] != 1 || counters[SkippedCounter(ReasonCorrupt)] != 1 {
+	if counters["embedded"] != int64(len(remote)) || counters["batches"] < int64(len(remote)+3)/4 || counters[SkippedCounter(ReasonTooLarge)] != 1 || counters[SkippedCounter(ReasonCorrupt)] != 1 {
 		t.Errorf("counters %v", counters)
 	}
 }

@@ -7,7 +7,7 @@ import (
 )
 
 // Counters are the pipeline's counters after a run, by name: "embedded",
-// "bytes_read" and "skipped_REASON" (see SkippedCounter), summed over the steps.
+// "bytes_read", "batches" and "skipped_REASON" (see SkippedCounter), summed over the steps.
 type Counters map[string]int64
 
 // Run builds the pipeline for opts and runs it on the named Beam runner ("prism",

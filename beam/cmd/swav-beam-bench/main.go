@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
@@ -77,6 +78,7 @@ func run(n int, data, cli string, shards, batch int) error {
 	}
 	pattern := imgDir + "/*.png"
 
+	cpu0 := selfCPU()
 	start := time.Now()
 	counters, err := beamembed.Run(context.Background(), "prism", beamembed.Options{
 		Inputs: []string{pattern}, Prefix: filepath.Join(dir, "beam", "emb"), Shards: shards,
@@ -86,18 +88,21 @@ func run(n int, data, cli string, shards, batch int) error {
 		return err
 	}
 	beamTime := time.Since(start)
+	beamCPU := selfCPU() - cpu0
 	if counters["embedded"] != int64(n) {
 		return fmt.Errorf("the pipeline embedded %d of %d images (counters %v)", counters["embedded"], n, counters)
 	}
 
 	cliOut := filepath.Join(dir, "cli.npy")
 	cmd := exec.Command(cli, "embed", pattern, "--out", cliOut, "--batch", fmt.Sprint(batch))
-	cmd.Stderr = os.Stderr
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
 	start = time.Now()
 	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("%s embed: %w", cli, err)
+		return fmt.Errorf("%s embed: %w: %s", cli, err, stderr.Bytes())
 	}
 	cliTime := time.Since(start)
+	cliCPU := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 
 	want, err := embedio.Read(cliOut, embedio.ReadOptions{})
 	if err != nil {
@@ -133,8 +138,21 @@ func run(n int, data, cli string, shards, batch int) error {
 		return fmt.Errorf("the Beam shards hold %d rows, want %d", rows, n)
 	}
 	fmt.Printf("images: %d Fashion-MNIST test images as PNG (28×28), batch %d\n", n, batch)
-	fmt.Printf("beam/prism:  %8.2f s  %8.1f images/s  (%d shards, npy)\n", beamTime.Seconds(), float64(n)/beamTime.Seconds(), shards)
-	fmt.Printf("swav-embed:  %8.2f s  %8.1f images/s  (one .npy)\n", cliTime.Seconds(), float64(n)/cliTime.Seconds())
-	fmt.Printf("prism / swav-embed time: %.2f×; largest vector difference %.3g\n", beamTime.Seconds()/cliTime.Seconds(), diff)
+	fmt.Printf("%-12s %8s %10s %8s %12s\n", "", "wall s", "images/s", "CPU s", "CPU ms/image")
+	fmt.Printf("%-12s %8.2f %10.1f %8.2f %12.2f   (Prism in-process, %d shards, npy)\n", "beam/prism",
+		beamTime.Seconds(), float64(n)/beamTime.Seconds(), beamCPU.Seconds(), 1e3*beamCPU.Seconds()/float64(n), shards)
+	fmt.Printf("%-12s %8.2f %10.1f %8.2f %12.2f   (one .npy)\n", "swav-embed",
+		cliTime.Seconds(), float64(n)/cliTime.Seconds(), cliCPU.Seconds(), 1e3*cliCPU.Seconds()/float64(n))
+	fmt.Printf("prism / swav-embed: wall %.2f×, CPU %.2f×; largest vector difference %.3g\n",
+		beamTime.Seconds()/cliTime.Seconds(), beamCPU.Seconds()/cliCPU.Seconds(), diff)
 	return nil
+}
+
+// selfCPU is the CPU time (user + system) this process has used.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -29,10 +29,15 @@
 // stride-1 convolutions with at least 32 input channels run as Winograd
 // F(2×2, 3×3) instead (winograd.go: 2.25× fewer multiply-adds), and
 // ConvEpilogue hands each block of finished output rows to a caller's
-// function while it is in cache. ConvKernelGrad (convgrad.go) computes a
-// convolution's kernel gradient as one product of the transposed output
-// gradient (packed per K block) by im2col panels gathered from the input
-// 16 channels at a time, with the reduction over pixels in deep K blocks.
+// function while it is in cache. ConvKernelGrad computes a convolution's
+// kernel gradient with the reduction over pixels in deep K blocks: for
+// stride-1 convolutions whose output has the input's size, as the product of
+// the input, read in place tap by tap as the micro-kernel's A operand (six
+// channels per tile, a stride of Ci floats per pixel), by the output gradient
+// packed in 16-column panels, border pixels excluded by zeroing their rows
+// of the panel while a tap runs (convgrad_inplace.go); otherwise as the
+// product of the transposed output gradient by im2col panels gathered from
+// the input 16 channels at a time (convgrad.go).
 //
 // The same generator emits AVX2 elementwise kernels (VecBinary: add, sub,
 // mul, div, NaN-propagating max/min; VecSign) that backend/fast uses for its

@@ -12,8 +12,9 @@
 //     filesystem registry (filesystem.New(…).List). A pattern that matches nothing fails
 //     the pipeline, as it fails the CLI. Paths matched by several patterns are kept once
 //     (filter.Distinct, whose shuffle also spreads the files over the workers).
-//  2. Embed: a DoFn that loads the model once per DoFn instance in Setup (the embedded
-//     default model, a local checkpoint, or one read through a Beam filesystem), reads
+//  2. Embed: a DoFn whose Setup loads the model once per worker process, shared by
+//     the DoFn instances of its bundle threads (the embedded default model, a local
+//     checkpoint, or one read through a Beam filesystem), reads
 //     each file with the CLI's bounded readers (imageio.DecodeFile for local files:
 //     regular files only, size checked before reading; for remote files the size from
 //     the filesystem is checked against the same cap before and while reading), and
@@ -32,5 +33,6 @@
 //
 // Beam metrics counters, namespace "swav": "embedded", "bytes_read" (bytes of the files
 // embedded), "batches" (forward passes) and "skipped_REASON" for each dead-letter
-// reason.
+// reason. A folder that two overlapping local patterns both fail to read counts once
+// per pattern but is listed once in the dead letter.
 package beamembed

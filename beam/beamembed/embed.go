@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
@@ -225,7 +226,8 @@ type pendingInput struct {
 }
 
 // embedFn reads, prepares and embeds files in batches. Its exported fields are its
-// configuration, serialised to the workers; the model is loaded in Setup.
+// configuration, serialised to the workers; the model is loaded in Setup, once per
+// worker process (see workerModels).
 type embedFn struct {
 	Model         string
 	Output        string
@@ -243,15 +245,58 @@ type embedFn struct {
 	batch []pendingInput
 }
 
-// Setup loads the model, once per DoFn instance.
+// Setup gets the model from the worker process's cache, loading it on first use.
 func (f *embedFn) Setup(ctx context.Context) error {
 	output, err := infer.ParseOutput(f.Output)
 	if err != nil {
 		return err
 	}
 	f.fss = filesystems{}
-	f.model, err = loadModel(ctx, f.fss, f.Model, infer.Options{Output: output, Raw: f.Raw, BatchSize: f.BatchSize}, f.MaxModelBytes)
+	key := modelKey{Model: f.Model, Output: output, Raw: f.Raw, BatchSize: f.BatchSize, MaxModelBytes: f.MaxModelBytes}
+	f.model, err = workerModels.get(key, func() (*infer.Model, error) {
+		return loadModel(ctx, f.fss, f.Model, infer.Options{Output: output, Raw: f.Raw, BatchSize: f.BatchSize}, f.MaxModelBytes)
+	})
 	return err
+}
+
+// modelKey is what determines a loaded model.
+type modelKey struct {
+	Model         string
+	Output        infer.Output
+	Raw           bool
+	BatchSize     int
+	MaxModelBytes int64
+}
+
+// modelCache holds the models loaded in this process, one per modelKey.
+type modelCache struct {
+	mu     sync.Mutex
+	models map[modelKey]*infer.Model
+}
+
+// workerModels is the worker process's model cache, the one piece of process-wide
+// state here, on purpose: a Beam worker runs one DoFn instance per bundle thread
+// (Dataflow starts several per vCPU), and one model per instance would multiply the
+// weights in memory and the graph compilations by that number. An infer.Model is safe
+// for concurrent use and serialises its forward passes, each of which already uses
+// every core; the instances still read and decode their files in parallel.
+var workerModels = &modelCache{models: map[modelKey]*infer.Model{}}
+
+// get returns the model for key, loading it with load if this process has none yet. A
+// failed load is not cached, so a transient read error is retried by the next Setup.
+// Loads of the same key are serialised, so a model is loaded once per process.
+func (c *modelCache) get(key modelKey, load func() (*infer.Model, error)) (*infer.Model, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if m, ok := c.models[key]; ok {
+		return m, nil
+	}
+	m, err := load()
+	if err != nil {
+		return nil, err
+	}
+	c.models[key] = m
+	return m, nil
 }
 
 // StartBundle starts with an empty batch.

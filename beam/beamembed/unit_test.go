@@ -135,3 +135,34 @@ func TestIsLocal(t *testing.T) {
 		}
 	}
 }
+
+func TestModelCacheOncePerProcess(t *testing.T) {
+	c := &modelCache{models: map[modelKey]*infer.Model{}}
+	loads := 0
+	m0 := &infer.Model{}
+	load := func() (*infer.Model, error) {
+		loads++
+		return m0, nil
+	}
+	k := modelKey{Model: "gs://b/m.swav", BatchSize: 64}
+	for range 3 {
+		m, err := c.get(k, load)
+		if err != nil || m != m0 {
+			t.Fatalf("get: %p, %v", m, err)
+		}
+	}
+	if loads != 1 {
+		t.Errorf("3 gets of one key loaded %d times, want once", loads)
+	}
+	if _, err := c.get(modelKey{Model: "gs://b/m.swav", BatchSize: 32}, load); err != nil || loads != 2 {
+		t.Errorf("another batch size: %d loads (%v), want 2", loads, err)
+	}
+	boom := errors.New("transient")
+	k2 := modelKey{Model: "gs://b/other.swav"}
+	if _, err := c.get(k2, func() (*infer.Model, error) { return nil, boom }); !errors.Is(err, boom) {
+		t.Fatalf("failed load: %v", err)
+	}
+	if m, err := c.get(k2, load); err != nil || m != m0 || loads != 3 {
+		t.Errorf("a failed load was cached: %p, %v, %d loads", m, err, loads)
+	}
+}

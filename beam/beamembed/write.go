@@ -65,6 +65,9 @@ func (f *writeShardFn) ProcessElement(ctx context.Context, shard int, values fun
 	// a bundle whose outputs were already committed downstream only if it is buggy;
 	// keeping the first of equal paths makes the shard exact either way.
 	all = slices.CompactFunc(all, func(a, b Embedding) bool { return a.Path == b.Path })
+	if len(all) == 0 {
+		return nil // a group is never empty; nothing to write if one were
+	}
 	for _, format := range f.Formats {
 		if err := writeEmbeddings(ctx, ShardName(f.Prefix, shard, f.Shards, format), embedio.Format(format), all); err != nil {
 			return err

@@ -1,12 +1,13 @@
 // Package pretrain trains a self-supervised model on unlabelled images: SwAV (Caron et
-// al. 2020) by default, or any method of [Methods] (SimCLR, …).
+// al. 2020) by default, or any method of [Methods] (SimCLR, MoCo v2, PIRL).
 //
 // The work is split in packages with one job each: pretrain/method (what a method
 // gives the core, and the registry), pretrain/trainer (the generic loop: data stream,
 // schedule, optimiser, NaN guard, checkpoints and resume, metrics, hooks),
-// pretrain/swav and pretrain/simclr (the methods). This package is the entry point the
-// command line and most programs use: [Run] trains SwAV with the flat [Options] this
-// library has always had, and [Methods] lists every method by name for [RunMethod].
+// pretrain/swav, pretrain/simclr, pretrain/moco and pretrain/pirl (the methods). This
+// package is the entry point the command line and most programs use: [Run] trains SwAV
+// with the flat [Options] this library has always had, and [Methods] lists every
+// method by name for [RunMethod].
 package pretrain
 
 import (
@@ -20,6 +21,8 @@ import (
 	"github.com/swav-go/swav/dataset"
 	"github.com/swav-go/swav/model"
 	"github.com/swav-go/swav/pretrain/method"
+	"github.com/swav-go/swav/pretrain/moco"
+	"github.com/swav-go/swav/pretrain/pirl"
 	"github.com/swav-go/swav/pretrain/simclr"
 	"github.com/swav-go/swav/pretrain/swav"
 	"github.com/swav-go/swav/pretrain/trainer"
@@ -128,10 +131,11 @@ func (o Options) WithDefaults(src dataset.Source) (Options, error) {
 // Result summarises a run (trainer.Result).
 type Result = trainer.Result
 
-// Methods is the registry of the pretraining methods, by name: "swav" and "simclr".
+// Methods is the registry of the pretraining methods, by name: "swav", "simclr",
+// "moco" (MoCo v2) and "pirl".
 // It is built on each call, so no package state is shared or mutated.
 func Methods() method.Registry {
-	r, err := method.NewRegistry(swav.Entry(), simclr.Entry())
+	r, err := method.NewRegistry(swav.Entry(), simclr.Entry(), moco.Entry(), pirl.Entry())
 	if err != nil {
 		panic("pretrain: " + err.Error()) // the entries are this package's own: a programmer error
 	}

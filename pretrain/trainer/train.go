@@ -426,7 +426,7 @@ func (t *trainer) describe() string {
 	if err != nil {
 		cfg = []byte(err.Error())
 	}
-	return fmt.Sprintf("schedule: base lr %g per 256 (%.4g at batch %d), final %g, warmup %g epochs (%d steps), %d steps in all; "+
+	return fmt.Sprintf("schedule: base lr %.4g per 256 (%.4g at batch %d), final %.4g, warmup %.4g epochs (%d steps), %d steps in all; "+
 		"SGD momentum %g, weight decay %g, %s; %s %s",
 		o.BaseLR, o.BaseLR*float64(o.BatchSize)/256, o.BatchSize, o.FinalLR, max(o.WarmupEpochs, 0), t.schedule.WarmupIters,
 		t.schedule.TotalIters, o.Momentum, o.WeightDecay, lars, t.method.Name(), cfg)

@@ -6,9 +6,9 @@ import (
 	"testing"
 
 	"github.com/swav-go/swav/checkpoint"
+	"github.com/swav-go/swav/checkpoint/export"
 	"github.com/swav-go/swav/dataset"
 	"github.com/swav-go/swav/model"
-	"github.com/swav-go/swav/pretrain"
 )
 
 func TestRawPixelsFashionMNIST(t *testing.T) {
@@ -58,7 +58,7 @@ func TestMarkdown(t *testing.T) {
 func TestTrainingNotes(t *testing.T) {
 	f := &checkpoint.File{Header: checkpoint.Header{
 		Training: &checkpoint.Training{Step: 4685, Epoch: 5, Extra: map[string]any{"wall_seconds": json.Number("5400"), "threads": json.Number("2")}},
-		Extra:    map[string]json.RawMessage{pretrain.ExtraRecalibration: json.RawMessage(`{"images":10000}`)},
+		Extra:    map[string]json.RawMessage{export.ExtraRecalibration: json.RawMessage(`{"images":10000}`)},
 		Float16:  true,
 	}}
 	got := trainingNotes(f, model.Small(1))

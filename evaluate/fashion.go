@@ -11,11 +11,11 @@ import (
 	"github.com/gomlx/gomlx/backends"
 
 	"github.com/swav-go/swav/checkpoint"
+	"github.com/swav-go/swav/checkpoint/export"
 	"github.com/swav-go/swav/dataset"
 	"github.com/swav-go/swav/infer"
 	"github.com/swav-go/swav/linearprobe"
 	"github.com/swav-go/swav/model"
-	"github.com/swav-go/swav/pretrain"
 )
 
 // Row is one line of the Fashion-MNIST table.
@@ -191,7 +191,7 @@ func trainingNotes(f *checkpoint.File, cfg model.Config) string {
 	} else {
 		parts = append(parts, "no training record")
 	}
-	if raw, ok := f.Header.Extra[pretrain.ExtraRecalibration]; ok {
+	if raw, ok := f.Header.Extra[export.ExtraRecalibration]; ok {
 		var note struct {
 			Images int `json:"images"`
 		}

@@ -342,18 +342,11 @@ func runPretrain(cmd *cobra.Command, f pretrainFlags, mf *methodFlags) error {
 		return &usageError{errors.New("pretrain: --width-multiplier, --hidden-mlp, --feat-dim and --nmb-prototypes need --arch")}
 	}
 	res, err := pretrain.RunMethod(cmd.Context(), src, m, opts)
-	if res != nil && len(res.Skipped) > 0 {
-		fmt.Fprintf(cmd.ErrOrStderr(), "skipped %d corrupt images:\n", len(res.Skipped))
-		for _, s := range res.Skipped {
-			fmt.Fprintf(cmd.ErrOrStderr(), "  %s\n", s)
-		}
+	if res != nil {
+		reportSkipped(cmd.ErrOrStderr(), res.Skipped)
 	}
-	if err != nil {
-		return err
-	}
-	infof(cmd, "%d steps (%d epochs), last loss %.4f, %.1f images/s; checkpoint %s",
-		res.Steps, res.Epoch, res.LastLoss, res.ImagesPerSec, res.Checkpoint)
-	return nil
+	// The run's own log ends with its summary ("done: N steps, …"): nothing to add.
+	return err
 }
 
 // architecture returns the named network for channels.

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/swav-go/swav/pretrain/internal/methodtest"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden from this run")
@@ -35,7 +37,7 @@ func (r goldenRow) String() string {
 // (commit 6ad38a5); any change to the data order, augmentation, graph or optimiser
 // shows here. Regenerate only with -update, deliberately.
 func TestSwAVGolden(t *testing.T) {
-	src := fashionSubset(t, 64) // 4 steps per epoch of 16
+	src := methodtest.FashionSubset(t, 64) // 4 steps per epoch of 16
 	opts := tinyOptions(t, t.TempDir())
 	opts.QueueLength, opts.EpochQueueStarts = 32, 0
 	opts.Epochs, opts.MaxSteps, opts.CheckpointEvery = 2, 8, 100

@@ -5,72 +5,34 @@ import (
 	gocontext "context"
 	"errors"
 	"fmt"
-	"strings"
-
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
-	"github.com/gomlx/gomlx/backends"
-
 	"github.com/swav-go/swav/augment"
-	"github.com/swav-go/swav/backend/fast"
 	"github.com/swav-go/swav/checkpoint"
-	"github.com/swav-go/swav/dataset"
-	"github.com/swav-go/swav/model"
+	"github.com/swav-go/swav/pretrain/internal/methodtest"
 	"github.com/swav-go/swav/pretrain/trainer"
 )
 
-// subset is the first n images of a source.
-type subset struct {
-	dataset.Source
-	n int
-}
-
-func (s subset) Len() int { return s.n }
-
-func fashionSubset(t *testing.T, n int) dataset.Source {
-	t.Helper()
-	src, err := dataset.FashionMNIST(dataset.DefaultFashionMNISTDir, true)
-	if err != nil {
-		t.Fatalf("Fashion-MNIST is required (apt-get install -y dataset-fashion-mnist): %v", err)
-	}
-	return subset{src, n}
-}
-
-func testBackend(t *testing.T) backends.Backend {
-	t.Helper()
-	b, err := fast.New("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
 // tinyOptions is a network and schedule small enough for a unit test.
 func tinyOptions(t *testing.T, dir string) Options {
-	cfg := model.Small(1)
-	cfg.Layers, cfg.Widths = []int{1, 1}, []int{8, 16}
-	cfg.HiddenDim, cfg.OutDim, cfg.Prototypes = 32, 16, 20
 	crops := augment.DefaultSmall(28)
 	crops.Crops = []augment.CropSpec{{Count: 2, Size: 28, MinScale: 0.14, MaxScale: 1}, {Count: 2, Size: 14, MinScale: 0.05, MaxScale: 0.14}}
 	return Options{
-		Model: cfg, Crops: crops, Epochs: 2, BatchSize: 16, BaseLR: 0.6, WarmupEpochs: 0.2,
+		Model: methodtest.TinyNetwork(), Crops: crops, Epochs: 2, BatchSize: 16, BaseLR: 0.6, WarmupEpochs: 0.2,
 		FreezePrototypesIters: 3, QueueLength: -1, Seed: 7, Checkpoint: filepath.Join(dir, "tiny.swav"),
-		Backend: testBackend(t), Log: testLog{t},
+		Backend: methodtest.Backend(t), Log: methodtest.Log(t),
 	}
 }
-
-type testLog struct{ t *testing.T }
-
-func (l testLog) Write(p []byte) (int, error) { l.t.Log(string(p)); return len(p), nil }
 
 func TestPretrainLossFalls(t *testing.T) {
 	if testing.Short() {
 		t.Skip("30 training steps: run without -short (the default run has it)")
 	}
-	src := fashionSubset(t, 320)
+	src := methodtest.FashionSubset(t, 320)
 	opts := tinyOptions(t, t.TempDir())
 	opts.MaxSteps = 30
 	res, err := Run(gocontext.Background(), src, opts)
@@ -123,7 +85,7 @@ func losses(t *testing.T, path string) []float64 {
 // TestResumeIsExact stops a run mid-epoch (as a SIGKILL after a checkpoint would), resumes
 // it, and requires exactly the losses of an uninterrupted run, with the queue in use.
 func TestResumeIsExact(t *testing.T) {
-	src := fashionSubset(t, 64) // 4 steps per epoch of 16
+	src := methodtest.FashionSubset(t, 64) // 4 steps per epoch of 16
 	dir := t.TempDir()
 	base := tinyOptions(t, dir)
 	base.QueueLength, base.EpochQueueStarts = 32, 1
@@ -165,7 +127,7 @@ func TestResumeIsExact(t *testing.T) {
 // TestInterruptSavesCheckpoint cancels the context (what SIGINT does in the CLI) and
 // expects a checkpoint at the step reached.
 func TestInterruptSavesCheckpoint(t *testing.T) {
-	src := fashionSubset(t, 64)
+	src := methodtest.FashionSubset(t, 64)
 	opts := tinyOptions(t, t.TempDir())
 	opts.CheckpointEvery = 100
 	ctx, cancel := gocontext.WithCancel(gocontext.Background())
@@ -194,7 +156,7 @@ func TestInterruptSavesCheckpoint(t *testing.T) {
 // TestNaNStopsAndKeepsCheckpoint: a non-finite loss stops the run with ErrNonFinite and
 // the last good checkpoint stays byte for byte as it was.
 func TestNaNStopsAndKeepsCheckpoint(t *testing.T) {
-	src := fashionSubset(t, 64)
+	src := methodtest.FashionSubset(t, 64)
 	opts := tinyOptions(t, t.TempDir())
 	opts.MaxSteps, opts.CheckpointEvery = 2, 1
 	if _, err := Run(gocontext.Background(), src, opts); err != nil {
@@ -236,7 +198,7 @@ func TestNaNStopsAndKeepsCheckpoint(t *testing.T) {
 // TestWorkersDoNotChangeResults: the views of each image depend on (seed, epoch,
 // index) only, so the losses do not depend on the number of workers.
 func TestWorkersDoNotChangeResults(t *testing.T) {
-	src := fashionSubset(t, 64)
+	src := methodtest.FashionSubset(t, 64)
 	var runs [][]float64
 	for _, workers := range []int{1, 3} {
 		opts := tinyOptions(t, t.TempDir())
@@ -258,8 +220,8 @@ func TestWorkersDoNotChangeResults(t *testing.T) {
 // off when the data is a single batch, freezing 6.7 % of the run, base lr 4.8), and
 // resolving the result again changes nothing.
 func TestWithDefaultsResolvesOnce(t *testing.T) {
-	src := fashionSubset(t, 640) // 10 steps per epoch of 64
-	o, err := Options{Checkpoint: filepath.Join(t.TempDir(), "m.swav"), Backend: testBackend(t)}.WithDefaults(src)
+	src := methodtest.FashionSubset(t, 640) // 10 steps per epoch of 64
+	o, err := Options{Checkpoint: filepath.Join(t.TempDir(), "m.swav"), Backend: methodtest.Backend(t)}.WithDefaults(src)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package moco
 
 import (
+	"flag"
 	"math"
 	"strings"
 	"testing"
@@ -9,13 +10,14 @@ import (
 	"github.com/gomlx/gomlx/pkg/ml/context"
 
 	"github.com/swav-go/swav/model"
+	"github.com/swav-go/swav/pretrain/internal/methodtest"
 	"github.com/swav-go/swav/pretrain/method"
 )
 
 func setUp(t *testing.T, cfg Config) (*Method, model.Config) {
 	t.Helper()
 	m := New(cfg)
-	net, err := m.Setup(testRun())
+	net, err := m.Setup(methodtest.HarnessRun())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,8 +30,8 @@ func setUp(t *testing.T, cfg Config) (*Method, model.Config) {
 func TestSetup(t *testing.T) {
 	m, net := setUp(t, Config{})
 	c := m.Resolved()
-	if c.Loss.Temperature != 0.2 || c.Momentum != 0.999 || c.QueueLength != testBatch {
-		t.Errorf("τ %g, m %g, K %d; want 0.2, 0.999, %d (16 images: one batch)", c.Loss.Temperature, c.Momentum, c.QueueLength, testBatch)
+	if c.Loss.Temperature != 0.2 || c.Momentum != 0.999 || c.QueueLength != methodtest.Batch {
+		t.Errorf("τ %g, m %g, K %d; want 0.2, 0.999, %d (16 images: one batch)", c.Loss.Temperature, c.Momentum, c.QueueLength, methodtest.Batch)
 	}
 	if c.Views.Crops[0].Count != 2 || c.Views.Crops[0].MinScale != 0.2 || c.Views.Mean[0] != 0.5 {
 		t.Errorf("views %+v, mean %v", c.Views.Crops, c.Views.Mean)
@@ -44,7 +46,7 @@ func TestSetup(t *testing.T) {
 	if o := m.Optimizer(); o.BaseLR != 0.03 || o.WeightDecay != 1e-4 || o.Momentum != 0.9 || o.LARS {
 		t.Errorf("optimizer %+v", o)
 	}
-	if _, err := New(Config{QueueLength: 4}).Setup(testRun()); err == nil || !strings.Contains(err.Error(), "queue length") {
+	if _, err := New(Config{QueueLength: 4}).Setup(methodtest.HarnessRun()); err == nil || !strings.Contains(err.Error(), "queue length") {
 		t.Errorf("K = 4 < batch 8: %v", err)
 	}
 	for _, tc := range []struct{ images, batch, want int }{{60000, 256, 3072}, {1281167, 256, 65536}, {100, 32, 32}, {5_000_000, 100, 65500}} {
@@ -59,10 +61,10 @@ func TestSetup(t *testing.T) {
 // moving a batch per step, and the key encoder following the query encoder by the
 // momentum update, its variables never trainable.
 func TestStateUpdates(t *testing.T) {
-	m, _ := setUp(t, Config{Momentum: 0.9, QueueLength: 2 * testBatch})
+	m, _ := setUp(t, Config{Momentum: 0.9, QueueLength: 2 * methodtest.Batch})
 	ctx := context.New()
-	h := newHarness(t, m, ctx, 0.1)
-	h.run(0, 6)
+	h := methodtest.NewHarness(t, m, ctx, 0.1)
+	h.Run(0, 6)
 	if p, err := m.queue.Pointer(); err != nil || p != 0 { // 6 pushes of 8 into 16 rows
 		t.Errorf("queue pointer %d (%v), want 0", p, err)
 	}
@@ -71,9 +73,9 @@ func TestStateUpdates(t *testing.T) {
 	theta, _ := ctx.GetVariableByScopeAndName(name, "kernel").Value()
 	xi, _ := ctx.GetVariableByScopeAndName("/"+KeyScope+name, "kernel").Value()
 	thetaV, xiV := tensors.MustCopyFlatData[float32](theta), tensors.MustCopyFlatData[float32](xi)
-	h.run(6, 7)
-	if p, _ := m.queue.Pointer(); p != testBatch {
-		t.Errorf("queue pointer %d after 7 pushes, want %d", p, testBatch)
+	h.Run(6, 7)
+	if p, _ := m.queue.Pointer(); p != methodtest.Batch {
+		t.Errorf("queue pointer %d after 7 pushes, want %d", p, methodtest.Batch)
 	}
 	next, _ := ctx.GetVariableByScopeAndName("/"+KeyScope+name, "kernel").Value()
 	nextV := tensors.MustCopyFlatData[float32](next)
@@ -94,31 +96,8 @@ func TestStateUpdates(t *testing.T) {
 // final variables, bit for bit (the queue, its pointer, the key encoder and its
 // started flag are all state).
 func TestResume(t *testing.T) {
-	cfg := Config{QueueLength: 2 * testBatch}
-	m1, _ := setUp(t, cfg)
-	ctx1 := context.New()
-	full, fullMetrics := newHarness(t, m1, ctx1, 0.1).run(0, 4)
-
-	m2, _ := setUp(t, cfg)
-	ctx2 := context.New()
-	head, _ := newHarness(t, m2, ctx2, 0.1).run(0, 2)
-	ctx3 := cloneContext(t, ctx2)
-	m3, _ := setUp(t, cfg)
-	tail, tailMetrics := newHarness(t, m3, ctx3, 0.1).run(2, 4)
-	got := append(head, tail...)
-	for i := range full {
-		if got[i] != full[i] {
-			t.Errorf("step %d: loss %v resumed, %v uninterrupted", i, got[i], full[i])
-		}
-	}
-	for i := range tailMetrics {
-		for j := range tailMetrics[i] {
-			if tailMetrics[i][j] != fullMetrics[2+i][j] {
-				t.Errorf("step %d: metric %s %v resumed, %v uninterrupted", 2+i, m1.Metrics()[j], tailMetrics[i][j], fullMetrics[2+i][j])
-			}
-		}
-	}
-	assertSameVariables(t, ctx1, ctx3)
+	cfg := Config{QueueLength: 2 * methodtest.Batch}
+	methodtest.AssertResumes(t, func() method.Method { m, _ := setUp(t, cfg); return m }, 0.1)
 }
 
 // TestEntry: the registry entry builds MoCo from its flags.
@@ -127,7 +106,7 @@ func TestEntry(t *testing.T) {
 	if _, err := method.NewRegistry(e); err != nil {
 		t.Fatal(err)
 	}
-	fs := newFlagSet()
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
 	build := e.Flags(fs)
 	if err := fs.Parse([]string{"-temperature", "0.1", "-queue-length", "4096", "-key-momentum", "0.99"}); err != nil {
 		t.Fatal(err)

@@ -1,6 +1,7 @@
 package pirl
 
 import (
+	"flag"
 	"math"
 	"slices"
 	"strings"
@@ -9,13 +10,14 @@ import (
 	"github.com/gomlx/gomlx/pkg/ml/context"
 
 	"github.com/swav-go/swav/augment"
+	"github.com/swav-go/swav/pretrain/internal/methodtest"
 	"github.com/swav-go/swav/pretrain/method"
 )
 
 func setUp(t *testing.T, cfg Config) *Method {
 	t.Helper()
 	m := New(cfg)
-	if _, err := m.Setup(testRun()); err != nil {
+	if _, err := m.Setup(methodtest.HarnessRun()); err != nil {
 		t.Fatal(err)
 	}
 	return m
@@ -25,15 +27,15 @@ func setUp(t *testing.T, cfg Config) *Method {
 // |D| the dataset), its network (a linear image head, no prototypes) and scopes.
 func TestSetup(t *testing.T) {
 	m := New(Config{})
-	net, err := m.Setup(testRun())
+	net, err := m.Setup(methodtest.HarnessRun())
 	if err != nil {
 		t.Fatal(err)
 	}
 	c := m.Resolved()
-	if c.Loss.NCE.Temperature != 0.07 || c.Loss.Lambda != 0.5 || c.BankMomentum != 0.5 || c.Loss.NCE.DataSize != testImages || c.Negatives != 1 {
+	if c.Loss.NCE.Temperature != 0.07 || c.Loss.Lambda != 0.5 || c.BankMomentum != 0.5 || c.Loss.NCE.DataSize != methodtest.Images || c.Negatives != 1 {
 		t.Errorf("resolved %+v", c)
 	}
-	if g := c.Views.Groups(); len(g) != 2 || g[0] != (augment.ViewGroup{Count: 1, Size: testSize}) || g[1].Count != 9 {
+	if g := c.Views.Groups(); len(g) != 2 || g[0] != (augment.ViewGroup{Count: 1, Size: methodtest.Size}) || g[1].Count != 9 {
 		t.Errorf("groups %v", g)
 	}
 	if c.Views.Patches.Mean[0] != 0.5 || c.Views.Image.Std[0] != 0.25 {
@@ -48,10 +50,10 @@ func TestSetup(t *testing.T) {
 	if got := DefaultNegatives(60000); got != 1499 {
 		t.Errorf("DefaultNegatives(60000) = %d, want 1499", got)
 	}
-	if _, err := New(Config{BankMomentum: 1}).Setup(testRun()); err == nil || !strings.Contains(err.Error(), "momentum") {
+	if _, err := New(Config{BankMomentum: 1}).Setup(methodtest.HarnessRun()); err == nil || !strings.Contains(err.Error(), "momentum") {
 		t.Errorf("μ = 1: %v", err)
 	}
-	if _, err := New(Config{Objective: "xent"}).Setup(testRun()); err == nil || !strings.Contains(err.Error(), "nce, infonce") {
+	if _, err := New(Config{Objective: "xent"}).Setup(methodtest.HarnessRun()); err == nil || !strings.Contains(err.Error(), "nce, infonce") {
 		t.Errorf("objective xent: %v", err)
 	}
 	if c.Objective != ObjectiveNCE {
@@ -65,8 +67,8 @@ func TestSetup(t *testing.T) {
 func TestStateUpdates(t *testing.T) {
 	m := setUp(t, Config{Negatives: 8})
 	ctx := context.New()
-	h := newHarness(t, m, ctx, 0.1)
-	_, metrics := h.run(0, 6)
+	h := methodtest.NewHarness(t, m, ctx, 0.1)
+	_, metrics := h.Run(0, 6)
 	z0 := metrics[0][2]
 	for s := range metrics {
 		if metrics[s][2] != z0 || !(z0 > 0) {
@@ -96,12 +98,12 @@ func TestStateUpdates(t *testing.T) {
 // (the formula itself is package memory's test), and they stay unit vectors.
 func TestBankUpdateInStep(t *testing.T) {
 	m := setUp(t, Config{Negatives: 4})
-	h := newHarness(t, m, context.New(), 0.1)
-	h.run(0, 1) // creates the bank and updates images 0..7
+	h := methodtest.NewHarness(t, m, context.New(), 0.1)
+	h.Run(0, 1) // creates the bank and updates images 0..7
 	before := bankRows(t, m)
-	h.run(1, 2) // images 8..15
+	h.Run(1, 2) // images 8..15
 	after := bankRows(t, m)
-	for i := range testImages {
+	for i := range methodtest.Images {
 		changed := !slices.Equal(before[i], after[i])
 		if changed != (i >= 8) {
 			t.Errorf("entry %d changed: %v, want %v (batch 1 is images 8..15)", i, changed, i >= 8)
@@ -114,30 +116,7 @@ func TestBankUpdateInStep(t *testing.T) {
 // final variables, bit for bit (the bank, its sampler's RNG state and Z are state).
 func TestResume(t *testing.T) {
 	cfg := Config{Negatives: 8}
-	m1 := setUp(t, cfg)
-	ctx1 := context.New()
-	full, fullMetrics := newHarness(t, m1, ctx1, 0.1).run(0, 4)
-
-	m2 := setUp(t, cfg)
-	ctx2 := context.New()
-	head, _ := newHarness(t, m2, ctx2, 0.1).run(0, 2)
-	ctx3 := cloneContext(t, ctx2)
-	m3 := setUp(t, cfg)
-	tail, tailMetrics := newHarness(t, m3, ctx3, 0.1).run(2, 4)
-	got := append(head, tail...)
-	for i := range full {
-		if got[i] != full[i] {
-			t.Errorf("step %d: loss %v resumed, %v uninterrupted", i, got[i], full[i])
-		}
-	}
-	for i := range tailMetrics {
-		for j := range tailMetrics[i] {
-			if tailMetrics[i][j] != fullMetrics[2+i][j] {
-				t.Errorf("step %d: metric %s %v resumed, %v uninterrupted", 2+i, m1.Metrics()[j], tailMetrics[i][j], fullMetrics[2+i][j])
-			}
-		}
-	}
-	assertSameVariables(t, ctx1, ctx3)
+	methodtest.AssertResumes(t, func() method.Method { return setUp(t, cfg) }, 0.1)
 }
 
 // TestEntry: the registry entry builds PIRL from its flags.
@@ -146,7 +125,7 @@ func TestEntry(t *testing.T) {
 	if _, err := method.NewRegistry(e); err != nil {
 		t.Fatal(err)
 	}
-	fs := newFlagSet()
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
 	build := e.Flags(fs)
 	if err := fs.Parse([]string{"-temperature", "0.2", "-lambda", "0.25", "-negatives", "100", "-bank-momentum", "0.9", "-objective", "infonce"}); err != nil {
 		t.Fatal(err)
@@ -179,7 +158,7 @@ func TestInfoNCEObjective(t *testing.T) {
 	step0 := func(lambda float64) float64 {
 		cfg := Config{Negatives: 8, Objective: ObjectiveInfoNCE}
 		cfg.Loss.NCE.Temperature, cfg.Loss.Lambda = 0.2, lambda
-		losses, metrics := newHarness(t, setUp(t, cfg), context.New(), 0.1).run(0, 1)
+		losses, metrics := methodtest.NewHarness(t, setUp(t, cfg), context.New(), 0.1).Run(0, 1)
 		if metrics[0][2] != 0 {
 			t.Errorf("Z = %v with the InfoNCE objective, want 0", metrics[0][2])
 		}
@@ -191,9 +170,9 @@ func TestInfoNCEObjective(t *testing.T) {
 	}
 	cfg := Config{Negatives: 8, Objective: ObjectiveInfoNCE}
 	cfg.Loss.NCE.Temperature, cfg.Loss.Lambda = 0.2, 0.5
-	losses, _ := newHarness(t, setUp(t, cfg), context.New(), 0.1).run(0, 10)
+	losses, _ := methodtest.NewHarness(t, setUp(t, cfg), context.New(), 0.1).Run(0, 10)
 	t.Logf("losses %.3f", losses)
-	if first, last := mean(losses[:4]), mean(losses[6:]); !(last < first) {
+	if first, last := methodtest.Mean(losses[:4]), methodtest.Mean(losses[6:]); !(last < first) {
 		t.Errorf("loss did not fall: %.4f → %.4f", first, last)
 	}
 }

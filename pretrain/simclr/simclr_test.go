@@ -3,76 +3,19 @@ package simclr
 import (
 	gocontext "context"
 	"math"
-	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/swav-go/swav/augment"
-	"github.com/swav-go/swav/backend/fast"
 	"github.com/swav-go/swav/checkpoint"
 	"github.com/swav-go/swav/dataset"
 	"github.com/swav-go/swav/model"
+	"github.com/swav-go/swav/pretrain/internal/methodtest"
+	"github.com/swav-go/swav/pretrain/internal/trainertest"
 	"github.com/swav-go/swav/pretrain/method"
 	"github.com/swav-go/swav/pretrain/trainer"
 )
-
-// subset is the first n images of a source.
-type subset struct {
-	dataset.Source
-	n int
-}
-
-func (s subset) Len() int { return s.n }
-
-func fashionSubset(t *testing.T, n int) dataset.Source {
-	t.Helper()
-	src, err := dataset.FashionMNIST(dataset.DefaultFashionMNISTDir, true)
-	if err != nil {
-		t.Fatalf("Fashion-MNIST is required (apt-get install -y dataset-fashion-mnist): %v", err)
-	}
-	return subset{src, n}
-}
-
-type testLog struct{ t *testing.T }
-
-func (l testLog) Write(p []byte) (int, error) { l.t.Log(string(p)); return len(p), nil }
-
-// tinyOptions is a tiny network (with prototypes, which SimCLR must drop) and a short
-// schedule.
-func tinyOptions(t *testing.T, dir, name string) trainer.Options {
-	t.Helper()
-	be, err := fast.New("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := model.Small(1)
-	cfg.Layers, cfg.Widths = []int{1, 1}, []int{8, 16}
-	cfg.HiddenDim, cfg.OutDim, cfg.Prototypes = 32, 16, 20
-	return trainer.Options{Model: cfg, Epochs: 2, BatchSize: 16, WarmupEpochs: 0.2, Seed: 5,
-		Checkpoint: filepath.Join(dir, name), Backend: be, Log: testLog{t}}
-}
-
-func losses(t *testing.T, path string) []float64 {
-	t.Helper()
-	rows, err := trainer.ReadMetrics(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := make([]float64, len(rows))
-	for i, r := range rows {
-		if r.Step != i+1 {
-			t.Fatalf("%s: row %d has step %d", path, i, r.Step)
-		}
-		if math.IsNaN(r.Loss) || math.IsInf(r.Loss, 0) {
-			t.Fatalf("%s: step %d: loss %v", path, r.Step, r.Loss)
-		}
-		if _, ok := r.Metrics[MetricPositiveCosine]; !ok {
-			t.Fatalf("%s: step %d has no %s", path, r.Step, MetricPositiveCosine)
-		}
-		out[i] = r.Loss
-	}
-	return out
-}
 
 // TestDefaults: the small-image recipe resolves to the paper's CIFAR views and τ, LARS
 // with the measured small-image rate; multi-crop adds local views and leaves pairs of
@@ -122,18 +65,18 @@ func TestDefaults(t *testing.T) {
 // method is refused.
 func TestLossFallsAndResumes(t *testing.T) {
 	dir := t.TempDir()
-	src := fashionSubset(t, 320)
+	src := methodtest.FashionSubset(t, 320)
 	if !testing.Short() { // 40 steps: the resume part below also runs under -short
 		lossFalls(t, dir, src)
 	}
 
-	small := subset{src, 64} // 4 steps per epoch
-	full := tinyOptions(t, dir, "full.swav")
+	small := methodtest.First(src, 64) // 4 steps per epoch
+	full := trainertest.Options(t, dir, "full.swav")
 	full.MaxSteps, full.CheckpointEvery = 7, 1
 	if _, err := trainer.Run(gocontext.Background(), small, New(Config{SmallCrops: 2}), full); err != nil {
 		t.Fatal(err)
 	}
-	part := tinyOptions(t, dir, "part.swav")
+	part := trainertest.Options(t, dir, "part.swav")
 	part.MaxSteps, part.CheckpointEvery = 3, 1
 	if _, err := trainer.Run(gocontext.Background(), small, New(Config{SmallCrops: 2}), part); err != nil {
 		t.Fatal(err)
@@ -142,7 +85,8 @@ func TestLossFallsAndResumes(t *testing.T) {
 	if _, err := trainer.Run(gocontext.Background(), small, New(Config{SmallCrops: 2}), part); err != nil {
 		t.Fatal(err)
 	}
-	want, got := losses(t, full.Checkpoint+".metrics.jsonl"), losses(t, part.Checkpoint+".metrics.jsonl")
+	want := trainertest.Losses(t, full.Checkpoint+".metrics.jsonl", MetricPositiveCosine)
+	got := trainertest.Losses(t, part.Checkpoint+".metrics.jsonl", MetricPositiveCosine)
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("losses after resume %v, uninterrupted %v", got, want)
 	}
@@ -161,7 +105,7 @@ func TestLossFallsAndResumes(t *testing.T) {
 	other := part
 	other.MaxSteps = 8
 	_, err = trainer.Run(gocontext.Background(), small, wrongName{New(Config{SmallCrops: 2})}, other)
-	if err == nil || !contains(err.Error(), `"simclr"`, "--method simclr") {
+	if err == nil || !strings.Contains(err.Error(), `"simclr"`) || !strings.Contains(err.Error(), "--method simclr") {
 		t.Errorf("resuming a SimCLR checkpoint as another method: %v", err)
 	}
 }
@@ -171,47 +115,22 @@ type wrongName struct{ *Method }
 
 func (wrongName) Name() string { return "not-simclr" }
 
-func contains(s string, subs ...string) bool {
-	for _, x := range subs {
-		if !stringsContains(s, x) {
-			return false
-		}
-	}
-	return true
-}
-
-func stringsContains(s, sub string) bool {
-	for i := 0; i+len(sub) <= len(s); i++ {
-		if s[i:i+len(sub)] == sub {
-			return true
-		}
-	}
-	return false
-}
-
 // lossFalls trains 40 steps on 32 images and requires the NT-Xent loss to fall.
 func lossFalls(t *testing.T, dir string, src dataset.Source) {
 	t.Helper()
 	// 32 images (2 steps per epoch of 16) seen again and again: the batches' content
 	// stays the same, so the fall is not hidden by the noise between batches.
-	opts := tinyOptions(t, dir, "fall.swav")
+	opts := trainertest.Options(t, dir, "fall.swav")
 	opts.Epochs, opts.MaxSteps, opts.BaseLR = 20, 40, 19.2
-	res, err := trainer.Run(gocontext.Background(), subset{src, 32}, New(Config{}), opts)
+	res, err := trainer.Run(gocontext.Background(), methodtest.First(src, 32), New(Config{}), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ls := losses(t, opts.Checkpoint+".metrics.jsonl")
+	ls := trainertest.Losses(t, opts.Checkpoint+".metrics.jsonl", MetricPositiveCosine)
 	if len(ls) != 40 || res.Steps != 40 {
 		t.Fatalf("%d losses, %d steps; want 40", len(ls), res.Steps)
 	}
-	mean := func(xs []float64) float64 {
-		s := 0.0
-		for _, x := range xs {
-			s += x
-		}
-		return s / float64(len(xs))
-	}
-	first, last := mean(ls[:10]), mean(ls[len(ls)-10:])
+	first, last := methodtest.Mean(ls[:10]), methodtest.Mean(ls[len(ls)-10:])
 	t.Logf("NT-Xent: first 10 steps %.4f, last 10 %.4f (ln 31 = %.4f)", first, last, math.Log(31))
 	if !(last < first-0.05) {
 		t.Errorf("loss did not fall: %.4f → %.4f", first, last)

@@ -122,3 +122,48 @@ func TestMultiCropViews(t *testing.T) {
 		t.Errorf("Apply differs from MultiCrop.Apply with the same rng (%d views)", len(a))
 	}
 }
+
+// TestNormalization: the run's normalisation wins over the configured one, which wins
+// over the data's statistics (computed only when needed, their error passed on as it
+// is); with none the error names the method and wraps ErrNoNormalization.
+func TestNormalization(t *testing.T) {
+	calls := 0
+	statsErr := errors.New("stats failed")
+	stats := func(fail bool) func() ([]float32, []float32, error) {
+		return func() ([]float32, []float32, error) {
+			calls++
+			if fail {
+				return nil, nil, statsErr
+			}
+			return []float32{0.3}, []float32{0.4}, nil
+		}
+	}
+	user, cfg := []float32{0.1}, []float32{0.2}
+	for _, tc := range []struct {
+		name              string
+		run               Run
+		mean, std         []float32
+		wantMean, wantStd []float32
+		wantCalls         int
+		wantErr, wantNone bool
+	}{
+		{"user over config", Run{Mean: user, Std: user, ChannelStats: stats(false)}, cfg, cfg, user, user, 0, false, false},
+		{"config over data", Run{ChannelStats: stats(false)}, cfg, cfg, cfg, cfg, 0, false, false},
+		{"data", Run{ChannelStats: stats(false)}, nil, nil, []float32{0.3}, []float32{0.4}, 1, false, false},
+		{"data fails", Run{ChannelStats: stats(true)}, nil, nil, nil, nil, 1, true, false},
+		{"none", Run{}, nil, nil, nil, nil, 0, true, true},
+	} {
+		calls = 0
+		mean, std, err := tc.run.Normalization("m", tc.mean, tc.std)
+		if !reflect.DeepEqual(mean, tc.wantMean) || !reflect.DeepEqual(std, tc.wantStd) || calls != tc.wantCalls || (err != nil) != tc.wantErr {
+			t.Errorf("%s: mean %v std %v err %v after %d ChannelStats calls; want %v %v, error %v, %d calls",
+				tc.name, mean, std, err, calls, tc.wantMean, tc.wantStd, tc.wantErr, tc.wantCalls)
+		}
+		switch {
+		case tc.wantNone && (!errors.Is(err, ErrNoNormalization) || err.Error() != "m: no normalisation given and no data to estimate it from"):
+			t.Errorf("%s: error %v, want m: + ErrNoNormalization", tc.name, err)
+		case tc.wantErr && !tc.wantNone && err != statsErr:
+			t.Errorf("%s: error %v, want ChannelStats's own", tc.name, err)
+		}
+	}
+}

@@ -87,7 +87,7 @@ func (c Config) WithDefaults(run method.Run) (Config, error) {
 		c.Views.Mean, c.Views.Std = mean, std
 	}
 	var err error
-	if c.Views.Mean, c.Views.Std, err = normalization(run, c.Views.Mean, c.Views.Std); err != nil {
+	if c.Views.Mean, c.Views.Std, err = run.Normalization("moco", c.Views.Mean, c.Views.Std); err != nil {
 		return c, err
 	}
 	if c.Loss.Temperature == 0 {
@@ -112,21 +112,6 @@ func DefaultQueueLength(images, batchSize int) int {
 	k := int(math.Round(float64(images)*QueueFraction/float64(batchSize))) * batchSize
 	k = min(k, MaxQueue-MaxQueue%batchSize)
 	return max(k, batchSize)
-}
-
-// normalization resolves the views' mean and std: the run's, the configured ones,
-// or statistics of the data.
-func normalization(run method.Run, mean, std []float32) ([]float32, []float32, error) {
-	if len(run.Mean) > 0 {
-		return run.Mean, run.Std, nil
-	}
-	if len(mean) > 0 {
-		return mean, std, nil
-	}
-	if run.ChannelStats == nil {
-		return nil, nil, errors.New("moco: no normalisation given and no data to estimate it from")
-	}
-	return run.ChannelStats()
 }
 
 // Validate reports the first problem with a resolved c for a model and batch size.

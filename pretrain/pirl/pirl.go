@@ -94,17 +94,9 @@ func (c Config) WithDefaults(run method.Run) (Config, error) {
 		c.Views = augment.DefaultJigsaw(run.InputSize)
 		c.Views.Image.Mean, c.Views.Image.Std = mean, std
 	}
-	mean, std := c.Views.Image.Mean, c.Views.Image.Std
-	switch {
-	case len(run.Mean) > 0:
-		mean, std = run.Mean, run.Std
-	case len(mean) == 0 && run.ChannelStats == nil:
-		return c, errors.New("pirl: no normalisation given and no data to estimate it from")
-	case len(mean) == 0:
-		var err error
-		if mean, std, err = run.ChannelStats(); err != nil {
-			return c, err
-		}
+	mean, std, err := run.Normalization("pirl", c.Views.Image.Mean, c.Views.Image.Std)
+	if err != nil {
+		return c, err
 	}
 	c.Views.Image.Mean, c.Views.Image.Std = mean, std
 	c.Views.Patches.Mean, c.Views.Patches.Std = mean, std

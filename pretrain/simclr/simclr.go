@@ -79,18 +79,9 @@ func (c Config) WithDefaults(run method.Run) (Config, error) {
 	} else {
 		c.SmallCropSize = 0
 	}
-	if len(run.Mean) > 0 {
-		c.Views.Mean, c.Views.Std = run.Mean, run.Std
-	}
-	if len(c.Views.Mean) == 0 {
-		if run.ChannelStats == nil {
-			return c, errors.New("simclr: no normalisation given and no data to estimate it from")
-		}
-		mean, std, err := run.ChannelStats()
-		if err != nil {
-			return c, err
-		}
-		c.Views.Mean, c.Views.Std = mean, std
+	var err error
+	if c.Views.Mean, c.Views.Std, err = run.Normalization("simclr", c.Views.Mean, c.Views.Std); err != nil {
+		return c, err
 	}
 	if c.Temperature == 0 {
 		c.Temperature = contrastive.DefaultNTXentConfig().Temperature

@@ -98,18 +98,9 @@ func (c Config) WithDefaults(run method.Run) (Config, error) {
 		}
 	}
 	c.CropCounts, c.CropSizes, c.CropMinScales, c.CropMaxScales = nil, nil, nil, nil
-	if len(run.Mean) > 0 {
-		c.Crops.Mean, c.Crops.Std = run.Mean, run.Std
-	}
-	if len(c.Crops.Mean) == 0 {
-		if run.ChannelStats == nil {
-			return c, errors.New("swav: no normalisation given and no data to estimate it from")
-		}
-		mean, std, err := run.ChannelStats()
-		if err != nil {
-			return c, err
-		}
-		c.Crops.Mean, c.Crops.Std = mean, std
+	var err error
+	if c.Crops.Mean, c.Crops.Std, err = run.Normalization("swav", c.Crops.Mean, c.Crops.Std); err != nil {
+		return c, err
 	}
 	if len(c.Loss.Assign) == 0 {
 		c.Loss = swavloss.DefaultConfig()

@@ -14,6 +14,7 @@ import (
 	"github.com/swav-go/swav/augment"
 	"github.com/swav-go/swav/checkpoint"
 	"github.com/swav-go/swav/pretrain/internal/methodtest"
+	"github.com/swav-go/swav/pretrain/internal/trainertest"
 	"github.com/swav-go/swav/pretrain/trainer"
 )
 
@@ -66,22 +67,6 @@ func TestPretrainLossFalls(t *testing.T) {
 	}
 }
 
-func losses(t *testing.T, path string) []float64 {
-	t.Helper()
-	rows, err := ReadMetrics(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := make([]float64, len(rows))
-	for i, r := range rows {
-		if r.Step != i+1 {
-			t.Fatalf("%s: row %d has step %d", path, i, r.Step)
-		}
-		out[i] = r.Loss
-	}
-	return out
-}
-
 // TestResumeIsExact stops a run mid-epoch (as a SIGKILL after a checkpoint would), resumes
 // it, and requires exactly the losses of an uninterrupted run, with the queue in use.
 func TestResumeIsExact(t *testing.T) {
@@ -112,8 +97,8 @@ func TestResumeIsExact(t *testing.T) {
 	if res.Steps != 7 {
 		t.Fatalf("resumed run ended at step %d, want 7", res.Steps)
 	}
-	want := losses(t, full.Checkpoint+".metrics.jsonl")
-	got := losses(t, part.Checkpoint+".metrics.jsonl")
+	want := trainertest.Losses(t, full.Checkpoint+".metrics.jsonl")
+	got := trainertest.Losses(t, part.Checkpoint+".metrics.jsonl")
 	if len(got) != len(want) {
 		t.Fatalf("%d losses after resume, want %d", len(got), len(want))
 	}
@@ -206,7 +191,7 @@ func TestWorkersDoNotChangeResults(t *testing.T) {
 		if _, err := Run(gocontext.Background(), src, opts); err != nil {
 			t.Fatal(err)
 		}
-		runs = append(runs, losses(t, opts.Checkpoint+".metrics.jsonl"))
+		runs = append(runs, trainertest.Losses(t, opts.Checkpoint+".metrics.jsonl"))
 	}
 	for i := range runs[0] {
 		if runs[0][i] != runs[1][i] {

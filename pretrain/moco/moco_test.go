@@ -1,7 +1,6 @@
 package moco
 
 import (
-	"flag"
 	"math"
 	"strings"
 	"testing"
@@ -102,19 +101,7 @@ func TestResume(t *testing.T) {
 
 // TestEntry: the registry entry builds MoCo from its flags.
 func TestEntry(t *testing.T) {
-	e := Entry()
-	if _, err := method.NewRegistry(e); err != nil {
-		t.Fatal(err)
-	}
-	fs := flag.NewFlagSet("test", flag.ContinueOnError)
-	build := e.Flags(fs)
-	if err := fs.Parse([]string{"-temperature", "0.1", "-queue-length", "4096", "-key-momentum", "0.99"}); err != nil {
-		t.Fatal(err)
-	}
-	mm, err := build()
-	if err != nil {
-		t.Fatal(err)
-	}
+	mm := methodtest.FromFlags(t, Entry(), "-temperature", "0.1", "-queue-length", "4096", "-key-momentum", "0.99")
 	c := mm.(*Method).cfg
 	if c.Loss.Temperature != 0.1 || c.QueueLength != 4096 || c.Momentum != 0.99 || mm.Name() != "moco" {
 		t.Errorf("built %+v", c)

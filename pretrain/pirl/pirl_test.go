@@ -1,7 +1,6 @@
 package pirl
 
 import (
-	"flag"
 	"math"
 	"slices"
 	"strings"
@@ -121,19 +120,7 @@ func TestResume(t *testing.T) {
 
 // TestEntry: the registry entry builds PIRL from its flags.
 func TestEntry(t *testing.T) {
-	e := Entry()
-	if _, err := method.NewRegistry(e); err != nil {
-		t.Fatal(err)
-	}
-	fs := flag.NewFlagSet("test", flag.ContinueOnError)
-	build := e.Flags(fs)
-	if err := fs.Parse([]string{"-temperature", "0.2", "-lambda", "0.25", "-negatives", "100", "-bank-momentum", "0.9", "-objective", "infonce"}); err != nil {
-		t.Fatal(err)
-	}
-	mm, err := build()
-	if err != nil {
-		t.Fatal(err)
-	}
+	mm := methodtest.FromFlags(t, Entry(), "-temperature", "0.2", "-lambda", "0.25", "-negatives", "100", "-bank-momentum", "0.9", "-objective", "infonce")
 	c := mm.(*Method).cfg
 	if c.Loss.NCE.Temperature != 0.2 || c.Loss.Lambda != 0.25 || c.Negatives != 100 || c.BankMomentum != 0.9 || c.Objective != ObjectiveInfoNCE || mm.Name() != "pirl" {
 		t.Errorf("built %+v", c)

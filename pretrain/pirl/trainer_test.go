@@ -2,14 +2,13 @@ package pirl
 
 import (
 	gocontext "context"
-	"reflect"
 	"strings"
 	"testing"
 
-	"github.com/swav-go/swav/checkpoint"
 	"github.com/swav-go/swav/model"
 	"github.com/swav-go/swav/pretrain/internal/methodtest"
 	"github.com/swav-go/swav/pretrain/internal/trainertest"
+	"github.com/swav-go/swav/pretrain/method"
 	"github.com/swav-go/swav/pretrain/trainer"
 )
 
@@ -42,31 +41,7 @@ func TestTrainerLossFallsAndResumes(t *testing.T) {
 		t.Errorf("loss did not fall: %.4f → %.4f", first, last)
 	}
 
-	full := trainertest.Options(t, dir, "full.swav")
-	full.MaxSteps, full.CheckpointEvery = 6, 1
-	if _, err := trainer.Run(gocontext.Background(), src, New(Config{Negatives: 16}), full); err != nil {
-		t.Fatal(err)
-	}
-	part := trainertest.Options(t, dir, "part.swav")
-	part.MaxSteps, part.CheckpointEvery = 3, 1
-	if _, err := trainer.Run(gocontext.Background(), src, New(Config{Negatives: 16}), part); err != nil {
-		t.Fatal(err)
-	}
-	part.MaxSteps, part.Resume = 6, true
-	if _, err := trainer.Run(gocontext.Background(), src, New(Config{Negatives: 16}), part); err != nil {
-		t.Fatal(err)
-	}
-	want, got := trainertest.Losses(t, full.Checkpoint+".metrics.jsonl", metrics...), trainertest.Losses(t, part.Checkpoint+".metrics.jsonl", metrics...)
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("losses after resume %v, uninterrupted %v", got, want)
-	}
-	f, err := checkpoint.Load(part.Checkpoint)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if name, err := trainer.MethodOf(f.Header); err != nil || name != Name {
-		t.Errorf("checkpoint method %q, %v; want %q", name, err, Name)
-	}
+	f, _ := trainertest.AssertResumes(t, dir, src, func() method.Method { return New(Config{Negatives: 16}) }, 3, 6, metrics...)
 	has := map[string]bool{}
 	for _, x := range f.Tensors {
 		has[x.Name] = true

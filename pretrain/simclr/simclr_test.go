@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/swav-go/swav/augment"
-	"github.com/swav-go/swav/checkpoint"
 	"github.com/swav-go/swav/dataset"
 	"github.com/swav-go/swav/model"
 	"github.com/swav-go/swav/pretrain/internal/methodtest"
@@ -71,32 +70,7 @@ func TestLossFallsAndResumes(t *testing.T) {
 	}
 
 	small := methodtest.First(src, 64) // 4 steps per epoch
-	full := trainertest.Options(t, dir, "full.swav")
-	full.MaxSteps, full.CheckpointEvery = 7, 1
-	if _, err := trainer.Run(gocontext.Background(), small, New(Config{SmallCrops: 2}), full); err != nil {
-		t.Fatal(err)
-	}
-	part := trainertest.Options(t, dir, "part.swav")
-	part.MaxSteps, part.CheckpointEvery = 3, 1
-	if _, err := trainer.Run(gocontext.Background(), small, New(Config{SmallCrops: 2}), part); err != nil {
-		t.Fatal(err)
-	}
-	part.MaxSteps, part.Resume = 7, true
-	if _, err := trainer.Run(gocontext.Background(), small, New(Config{SmallCrops: 2}), part); err != nil {
-		t.Fatal(err)
-	}
-	want := trainertest.Losses(t, full.Checkpoint+".metrics.jsonl", MetricPositiveCosine)
-	got := trainertest.Losses(t, part.Checkpoint+".metrics.jsonl", MetricPositiveCosine)
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("losses after resume %v, uninterrupted %v", got, want)
-	}
-	f, err := checkpoint.Load(part.Checkpoint)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if name, err := trainer.MethodOf(f.Header); err != nil || name != Name {
-		t.Errorf("checkpoint method %q, %v; want %q", name, err, Name)
-	}
+	f, part := trainertest.AssertResumes(t, dir, small, func() method.Method { return New(Config{SmallCrops: 2}) }, 3, 7, MetricPositiveCosine)
 	for _, x := range f.Tensors {
 		if x.Name == "prototypes/kernel" {
 			t.Error("a SimCLR checkpoint holds prototypes")
@@ -104,7 +78,7 @@ func TestLossFallsAndResumes(t *testing.T) {
 	}
 	other := part
 	other.MaxSteps = 8
-	_, err = trainer.Run(gocontext.Background(), small, wrongName{New(Config{SmallCrops: 2})}, other)
+	_, err := trainer.Run(gocontext.Background(), small, wrongName{New(Config{SmallCrops: 2})}, other)
 	if err == nil || !strings.Contains(err.Error(), `"simclr"`) || !strings.Contains(err.Error(), "--method simclr") {
 		t.Errorf("resuming a SimCLR checkpoint as another method: %v", err)
 	}

@@ -1,6 +1,7 @@
 package methodtest
 
 import (
+	"flag"
 	"fmt"
 	"math"
 	"testing"
@@ -193,4 +194,24 @@ func AssertResumes(t *testing.T, newMethod func() method.Method, lr float64) {
 		}
 	}
 	AssertSameVariables(t, ctx1, ctx3)
+}
+
+// FromFlags builds a method from its registry entry e as the command line does: e
+// must be accepted by method.NewRegistry, and args (e.g. "-temperature", "0.1") parsed
+// on a flag set of e.Flags; any failure fails the test.
+func FromFlags(t testing.TB, e method.Entry, args ...string) method.Method {
+	t.Helper()
+	if _, err := method.NewRegistry(e); err != nil {
+		t.Fatal(err)
+	}
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	build := e.Flags(fs)
+	if err := fs.Parse(args); err != nil {
+		t.Fatal(err)
+	}
+	m, err := build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }

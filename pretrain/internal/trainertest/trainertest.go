@@ -5,11 +5,16 @@
 package trainertest
 
 import (
+	gocontext "context"
 	"math"
 	"path/filepath"
+	"reflect"
 	"testing"
 
+	"github.com/swav-go/swav/checkpoint"
+	"github.com/swav-go/swav/dataset"
 	"github.com/swav-go/swav/pretrain/internal/methodtest"
+	"github.com/swav-go/swav/pretrain/method"
 	"github.com/swav-go/swav/pretrain/trainer"
 )
 
@@ -48,4 +53,43 @@ func Losses(t testing.TB, path string, metrics ...string) []float64 {
 		out[i] = r.Loss
 	}
 	return out
+}
+
+// AssertResumes trains a method from newMethod (a fresh one per run) on src with
+// Options in dir: total steps uninterrupted (full.swav), and stop steps then resumed
+// from the checkpoint up to total (part.swav), both checkpointing every step. It
+// fails unless the two runs' losses (read by Losses, with metrics) are the same, bit
+// for bit, and the resumed run's checkpoint records the method's name. It returns
+// that checkpoint and the resumed run's options, for the caller's own checks.
+func AssertResumes(t testing.TB, dir string, src dataset.Source, newMethod func() method.Method, stop, total int,
+	metrics ...string) (*checkpoint.File, trainer.Options) {
+	t.Helper()
+	full := Options(t, dir, "full.swav")
+	full.MaxSteps, full.CheckpointEvery = total, 1
+	if _, err := trainer.Run(gocontext.Background(), src, newMethod(), full); err != nil {
+		t.Fatal(err)
+	}
+	part := Options(t, dir, "part.swav")
+	part.MaxSteps, part.CheckpointEvery = stop, 1
+	if _, err := trainer.Run(gocontext.Background(), src, newMethod(), part); err != nil {
+		t.Fatal(err)
+	}
+	part.MaxSteps, part.Resume = total, true
+	if _, err := trainer.Run(gocontext.Background(), src, newMethod(), part); err != nil {
+		t.Fatal(err)
+	}
+	uninterrupted := Losses(t, full.Checkpoint+".metrics.jsonl", metrics...)
+	resumed := Losses(t, part.Checkpoint+".metrics.jsonl", metrics...)
+	if !reflect.DeepEqual(resumed, uninterrupted) {
+		t.Errorf("losses after resume %v, uninterrupted %v", resumed, uninterrupted)
+	}
+	f, err := checkpoint.Load(part.Checkpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := newMethod().Name()
+	if name, err := trainer.MethodOf(f.Header); err != nil || name != want {
+		t.Errorf("checkpoint method %q, %v; want %q", name, err, want)
+	}
+	return f, part
 }

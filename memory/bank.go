@@ -87,9 +87,8 @@ func NewBank(ctx *context.Context, size, dim int, momentum float64, dtype dtypes
 	if err != nil {
 		return nil, fmt.Errorf("memory.NewBank: creating variables in scope %q: %w", ctx.Scope(), err)
 	}
-	if !b.entries.Shape().Equal(shapes.Make(dtype, size, dim)) {
-		return nil, fmt.Errorf("memory.NewBank: %s holds %s, want %s (a bank of another size or dtype in this scope?)",
-			b.entries.ScopeAndName(), b.entries.Shape(), shapes.Make(dtype, size, dim))
+	if err := checkReused("memory.NewBank", "bank", b.entries, shapes.Make(dtype, size, dim)); err != nil {
+		return nil, err
 	}
 	return b, nil
 }

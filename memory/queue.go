@@ -64,9 +64,8 @@ func NewQueue(ctx *context.Context, length, dim int, dtype dtypes.DType, seed ui
 	if err != nil {
 		return nil, fmt.Errorf("memory.NewQueue: creating variables in scope %q: %w", ctx.Scope(), err)
 	}
-	if !q.keys.Shape().Equal(shapes.Make(dtype, length, dim)) {
-		return nil, fmt.Errorf("memory.NewQueue: %s holds %s, want %s (a queue of another size or dtype in this scope?)",
-			q.keys.ScopeAndName(), q.keys.Shape(), shapes.Make(dtype, length, dim))
+	if err := checkReused("memory.NewQueue", "queue", q.keys, shapes.Make(dtype, length, dim)); err != nil {
+		return nil, err
 	}
 	return q, nil
 }
@@ -155,6 +154,17 @@ func randomUnitRows(rng *rand.Rand, rows, dim int, sample rowSampler) []float64 
 		}
 	}
 	return out
+}
+
+// checkReused reports a variable that an earlier run (or a checkpoint) left in the
+// scope with another shape than want: a state of another size or dtype (kind: "queue",
+// "bank"); fn is the constructor, for the message.
+func checkReused(fn, kind string, v *context.Variable, want shapes.Shape) error {
+	if v.Shape().Equal(want) {
+		return nil
+	}
+	return fmt.Errorf("%s: %s holds %s, want %s (a %s of another size or dtype in this scope?)",
+		fn, v.ScopeAndName(), v.Shape(), want, kind)
 }
 
 // checkDType accepts the dtypes state tensors are kept in.

@@ -131,3 +131,18 @@ func TestQueueRejects(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckReused: a variable of the wanted shape passes; another shape is refused by
+// a message naming the constructor, the variable, both shapes and the kind of state.
+func TestCheckReused(t *testing.T) {
+	ctx := context.New().In("q").Checked(false)
+	v := ctx.VariableWithValue("keys", [][]float32{{1, 2}, {3, 4}, {5, 6}})
+	if err := checkReused("memory.NewQueue", "queue", v, shapesOf(dtypes.Float32, 3, 2)); err != nil {
+		t.Errorf("same shape refused: %v", err)
+	}
+	err := checkReused("memory.NewBank", "bank", v, shapesOf(dtypes.Float64, 3, 2))
+	want := "memory.NewBank: /q/keys holds (Float32)[3 2], want (Float64)[3 2] (a bank of another size or dtype in this scope?)"
+	if err == nil || err.Error() != want {
+		t.Errorf("error %v, want %q", err, want)
+	}
+}

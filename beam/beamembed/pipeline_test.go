@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"hash/crc32"
 	"image"
 	"image/color"
@@ -161,20 +160,17 @@ func (c *corpus) expected(t *testing.T) (map[string][]float32, map[string]string
 		t.Fatal(err)
 	}
 	all := append(slices.Clone(c.good), slices.Sorted(maps.Keys(c.bad))...)
-	vecs, err := m.EmbedFiles(context.Background(), all)
+	res, err := m.EmbedFiles(context.Background(), all)
+	if err != nil {
+		t.Fatalf("infer.EmbedFiles: %v", err)
+	}
 	errText := map[string]string{}
-	var fe *infer.FileError
-	for _, e := range unwrapJoin(err) {
-		if !errors.As(e, &fe) {
-			t.Fatalf("infer.EmbedFiles: %v", e)
-		}
+	for _, fe := range res.Failed {
 		errText[fe.Path] = fe.Err.Error()
 	}
 	want := map[string][]float32{}
-	for i, p := range all {
-		if vecs[i] != nil {
-			want[p] = vecs[i]
-		}
+	for i, p := range res.Paths {
+		want[p] = res.Vectors[i]
 	}
 	if len(want) != len(c.good) || len(errText) != len(c.bad) {
 		t.Fatalf("infer embedded %d of %d good files and failed %d of %d bad ones", len(want), len(c.good), len(errText), len(c.bad))
@@ -183,17 +179,6 @@ func (c *corpus) expected(t *testing.T) (map[string][]float32, map[string]string
 }
 
 func testDecode() imageio.Options { return imageio.Options{MaxFileBytes: testMaxFileBytes} }
-
-// unwrapJoin returns the errors joined in err (nil for nil).
-func unwrapJoin(err error) []error {
-	if err == nil {
-		return nil
-	}
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		return j.Unwrap()
-	}
-	return []error{err}
-}
 
 // runPipeline runs the pipeline on Prism, in-process, and returns its counters.
 func runPipeline(t *testing.T, opts Options) Counters {

@@ -94,7 +94,7 @@ func run(n int, data, cli string, shards, batch int) error {
 	}
 
 	cliOut := filepath.Join(dir, "cli.npy")
-	cmd := exec.Command(cli, "embed", pattern, "--out", cliOut, "--batch", fmt.Sprint(batch))
+	cmd := exec.Command(cli, "embed", pattern, "--out", cliOut, "--batch-size", fmt.Sprint(batch))
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	start = time.Now()

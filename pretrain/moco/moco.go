@@ -14,6 +14,17 @@
 //  4. after the optimiser's update, k is pushed into the queue (package memory),
 //     replacing the oldest keys.
 //
+// # Multi-crop
+//
+// With Config.SmallCrops > 0 each image also gets that many local views (SwAV's small
+// crops, scale 0.05–0.14), as the SwAV paper applies multi-crop to other methods: the
+// query encoder embeds each of them too (one backbone pass per resolution), and every
+// local view is one more query against its image's key k and the same negatives. The
+// loss is InfoNCE averaged over all queries (the global one and the local ones, each
+// weighted alike, as SwAV and multi-crop SimCLR average over their views). Keys come
+// from the global key view only: the key encoder, the queue and what is pushed are
+// those of two-view MoCo v2.
+//
 // # Batch norm
 //
 // The reference shuffles the key batch across GPUs before the key encoder (shuffle
@@ -65,10 +76,16 @@ const MaxQueue = 65536
 // Config is MoCo v2's hyperparameters. Zero fields take the documented defaults,
 // resolved by [Config.WithDefaults] against the run.
 type Config struct {
-	// Views is the two-view augmentation (query view first). Empty Crops means
-	// augment.MoCoV2Views(input size); empty Mean/Std mean the run's, or else
-	// statistics of the data.
+	// Views is the augmentation: a first crop spec of the two global views (query view
+	// first), then any local views' specs (multi-crop). Empty Crops means
+	// augment.MoCoV2Views(input size) plus SmallCrops local views; empty Mean/Std mean
+	// the run's, or else statistics of the data.
 	Views augment.MultiCrop
+	// SmallCrops adds that many local views of SmallCropSize pixels (default
+	// max(size/2, min(size, 16)), scale 0.05–0.14) as extra queries: MoCo v2 with
+	// multi-crop. 0: none. Used only when Views.Crops is empty; after WithDefaults
+	// both describe the resolved Views.
+	SmallCrops, SmallCropSize int
 	// Loss is InfoNCE's τ; 0 means 0.2 (MoCo v2's moco-t).
 	Loss contrastive.InfoNCEConfig
 	// Momentum is the key encoder's m; 0 means 0.999 (moco-m).
@@ -84,7 +101,20 @@ func (c Config) WithDefaults(run method.Run) (Config, error) {
 	if len(c.Views.Crops) == 0 {
 		mean, std := c.Views.Mean, c.Views.Std
 		c.Views = augment.MoCoV2Views(run.InputSize)
+		if c.SmallCrops > 0 {
+			if c.SmallCropSize == 0 {
+				c.SmallCropSize = max(run.InputSize/2, min(run.InputSize, 16))
+			}
+			c.Views.Crops = append(c.Views.Crops, augment.CropSpec{Count: c.SmallCrops, Size: c.SmallCropSize, MinScale: 0.05, MaxScale: 0.14})
+		}
 		c.Views.Mean, c.Views.Std = mean, std
+	}
+	c.SmallCrops, c.SmallCropSize = 0, 0
+	for _, g := range c.Views.Crops[1:] {
+		c.SmallCrops += g.Count
+	}
+	if len(c.Views.Crops) > 1 {
+		c.SmallCropSize = c.Views.Crops[1].Size
 	}
 	var err error
 	if c.Views.Mean, c.Views.Std, err = run.Normalization("moco", c.Views.Mean, c.Views.Std); err != nil {
@@ -119,8 +149,8 @@ func (c Config) Validate(m model.Config, batchSize int) error {
 	if err := c.Views.Validate(); err != nil {
 		return fmt.Errorf("moco: views: %w", err)
 	}
-	if len(c.Views.Crops) != 1 || c.Views.Crops[0].Count != 2 {
-		return fmt.Errorf("moco: the views must be one crop spec of 2 views (query, key), got %d specs", len(c.Views.Crops))
+	if len(c.Views.Crops) == 0 || c.Views.Crops[0].Count != 2 {
+		return fmt.Errorf("moco: the first crop spec must hold the 2 global views (query, key), got %+v", c.Views.Crops)
 	}
 	if len(c.Views.Mean) != m.InChannels {
 		return fmt.Errorf("moco: %d normalisation channels for a model of %d", len(c.Views.Mean), m.InChannels)
@@ -197,7 +227,7 @@ func (m *Method) Config() any {
 	}
 }
 
-// Views is the two-view augmentation.
+// Views is the two-view augmentation, and the local views with multi-crop.
 func (m *Method) Views() method.Views { return m.cfg.Views }
 
 // Optimizer is MoCo v2's: SGD with momentum 0.9, weight decay 1e-4, learning rate 0.03
@@ -233,11 +263,12 @@ func (m *Method) Hooks() []method.Hook { return nil }
 // StepInputs: none.
 func (m *Method) StepInputs(method.StepInfo) []any { return nil }
 
-// Step is one MoCo v2 iteration. b.Views[0] holds the two views, view-major
-// ([2·B, S, S, C]: the B query views, then the B key views).
+// Step is one MoCo v2 iteration. b.Views[0] holds the two global views, view-major
+// ([2·B, S, S, C]: the B query views, then the B key views); with multi-crop each
+// further group holds local views, view-major too ([n·B, s, s, C]).
 func (m *Method) Step(ctx *context.Context, b method.Batch) method.Output {
-	if len(b.Views) != 1 {
-		panic(fmt.Errorf("moco: %d view groups, want 1 (the two views)", len(b.Views)))
+	if want := len(m.cfg.Views.Crops); len(b.Views) != want {
+		panic(fmt.Errorf("moco: %d view groups, want %d (the two global views, then the local ones)", len(b.Views), want))
 	}
 	views, B := b.Views[0], b.BatchSize
 	if views.Shape().Dim(0) != 2*B {
@@ -263,7 +294,11 @@ func (m *Method) Step(ctx *context.Context, b method.Batch) method.Output {
 		m.queue = queue
 	}
 	negatives := m.queue.Keys(g)
-	loss := contrastive.InfoNCE(q, k, negatives, m.cfg.Loss)
+	queries := []*Node{q}
+	for _, x := range b.Views[1:] {
+		queries = append(queries, model.Embed(model.Projection(ctx, cfg, model.Backbone(ctx, cfg, x, true), true)))
+	}
+	loss := multiQueryInfoNCE(queries, k, negatives, m.cfg.Loss)
 
 	qd := StopGradient(q)
 	positive := ReduceAllMean(ReduceSum(Mul(qd, k), -1))
@@ -273,4 +308,25 @@ func (m *Method) Step(ctx *context.Context, b method.Batch) method.Output {
 		Metrics:    []*Node{positive, negative},
 		PostUpdate: func(*context.Context) { m.queue.Push(k) },
 	}
+}
+
+// multiQueryInfoNCE is InfoNCE averaged over every query: queries[i] holds n_i·B rows,
+// view-major (row v·B + j is a view of image j), each matched with key row j against
+// the same negatives. With one group of B rows it is contrastive.InfoNCE itself.
+func multiQueryInfoNCE(queries []*Node, key, negatives *Node, cfg contrastive.InfoNCEConfig) *Node {
+	if len(queries) == 1 && queries[0].Shape().Dim(0) == key.Shape().Dim(0) {
+		return contrastive.InfoNCE(queries[0], key, negatives, cfg)
+	}
+	B := key.Shape().Dim(0)
+	var keys []*Node
+	for _, qs := range queries {
+		n := qs.Shape().Dim(0)
+		if n%B != 0 {
+			panic(fmt.Errorf("moco: %d query rows for %d keys", n, B))
+		}
+		for range n / B {
+			keys = append(keys, key)
+		}
+	}
+	return contrastive.InfoNCE(Concatenate(queries, 0), Concatenate(keys, 0), negatives, cfg)
 }

@@ -2,11 +2,15 @@ package moco
 
 import (
 	"math"
+	"math/rand/v2"
 	"strings"
 	"testing"
 
+	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
+
+	"github.com/swav-go/swav/contrastive"
 
 	"github.com/swav-go/swav/model"
 	"github.com/swav-go/swav/pretrain/internal/methodtest"
@@ -101,9 +105,77 @@ func TestResume(t *testing.T) {
 
 // TestEntry: the registry entry builds MoCo from its flags.
 func TestEntry(t *testing.T) {
-	mm := methodtest.FromFlags(t, Entry(), "-temperature", "0.1", "-queue-length", "4096", "-key-momentum", "0.99")
+	mm := methodtest.FromFlags(t, Entry(), "-temperature", "0.1", "-queue-length", "4096", "-key-momentum", "0.99", "-small-crops", "4", "-small-crop-size", "12")
 	c := mm.(*Method).cfg
-	if c.Loss.Temperature != 0.1 || c.QueueLength != 4096 || c.Momentum != 0.99 || mm.Name() != "moco" {
+	if c.Loss.Temperature != 0.1 || c.QueueLength != 4096 || c.Momentum != 0.99 || c.SmallCrops != 4 || c.SmallCropSize != 12 || mm.Name() != "moco" {
 		t.Errorf("built %+v", c)
+	}
+}
+
+// TestMultiCrop: with two local views the resolved views are the two global ones then
+// a group of 2 local views of the default size, the steps run (finite losses), and
+// only the global key view feeds the queue: one batch of keys per step, as without
+// multi-crop. Resuming is exact with the extra group.
+func TestMultiCrop(t *testing.T) {
+	cfg := Config{QueueLength: 3 * methodtest.Batch, SmallCrops: 2}
+	m, _ := setUp(t, cfg)
+	c := m.Resolved()
+	wantSize := max(methodtest.Size/2, min(methodtest.Size, 16))
+	if len(c.Views.Crops) != 2 || c.Views.Crops[0].Count != 2 || c.Views.Crops[1].Count != 2 ||
+		c.Views.Crops[1].Size != wantSize || c.SmallCrops != 2 || c.SmallCropSize != wantSize {
+		t.Fatalf("views %+v (small %d × %d px), want 2 global + 2 local of %d px", c.Views.Crops, c.SmallCrops, c.SmallCropSize, wantSize)
+	}
+	h := methodtest.NewHarness(t, m, context.New(), 0.1)
+	h.Run(0, 2)
+	if p, err := m.queue.Pointer(); err != nil || p != 2*methodtest.Batch {
+		t.Errorf("queue pointer %d (%v) after 2 steps, want %d (B keys per step, none from local views)", p, err, 2*methodtest.Batch)
+	}
+	methodtest.AssertResumes(t, func() method.Method { m, _ := setUp(t, cfg); return m }, 0.1)
+}
+
+// TestMultiQueryInfoNCE: the multi-crop loss is InfoNCE averaged over every query row:
+// one global group of B rows and a local group of 2·B rows (view-major) give
+// (1·L(q₁, k) + L(q₂[:B], k) + L(q₂[B:], k)) / 3, each L a plain InfoNCE; a single group
+// of B rows is InfoNCE itself.
+func TestMultiQueryInfoNCE(t *testing.T) {
+	const B, D, K = 4, 5, 6
+	rng := rand.New(rand.NewPCG(3, 4))
+	randn := func(rows int) *tensors.Tensor {
+		v := make([]float32, rows*D)
+		for i := range v {
+			v[i] = float32(rng.NormFloat64())
+		}
+		return tensors.FromFlatDataAndDimensions(v, rows, D)
+	}
+	cfg := contrastive.DefaultInfoNCEConfig()
+	exec, err := graph.NewExec(methodtest.Backend(t), func(q1, q2, k, neg *graph.Node) []*graph.Node {
+		return []*graph.Node{
+			multiQueryInfoNCE([]*graph.Node{q1, q2}, k, neg, cfg),
+			contrastive.InfoNCE(q1, k, neg, cfg),
+			contrastive.InfoNCE(graph.Slice(q2, graph.AxisRange(0, B)), k, neg, cfg),
+			contrastive.InfoNCE(graph.Slice(q2, graph.AxisRange(B, 2*B)), k, neg, cfg),
+			multiQueryInfoNCE([]*graph.Node{q1}, k, neg, cfg),
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer exec.Finalize()
+	out, err := exec.Exec(randn(B), randn(2*B), randn(B), randn(K))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := make([]float64, len(out))
+	for i, o := range out {
+		v[i] = float64(o.Value().(float32))
+	}
+	if want := (v[1] + v[2] + v[3]) / 3; math.Abs(v[0]-want) > 1e-5 {
+		t.Errorf("multi-crop loss %.7g, want the mean of the three groups' %.7g", v[0], want)
+	}
+	if v[4] != v[1] {
+		t.Errorf("one group: %.7g, want InfoNCE's %.7g", v[4], v[1])
+	}
+	if v[2] == v[1] || v[3] == v[2] {
+		t.Errorf("the groups' losses coincide (%v): the test's inputs do not tell them apart", v[1:4])
 	}
 }

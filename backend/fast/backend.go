@@ -105,6 +105,8 @@
 //	             gathered into panels, not read in place (comparison)
 //	noreducefuse do not fuse elementwise operands into reductions, and
 //	             materialise broadcasts read by several fused groups (comparison)
+//	mathexp      compute Exp by math.Exp per element, not by the faster exp32
+//	             that returns the same float32 values (comparison)
 //	nohot        run everything on the delegate (for comparison and tests)
 //	nofuse       do not fuse chains of elementwise ops (for comparison and tests)
 //	stats        time every step; see Backend.Stats
@@ -150,6 +152,9 @@ type Backend struct {
 	// noReduceFuse keeps reductions reading materialised operands and
 	// broadcasts with several readers materialised (for comparison and tests).
 	noReduceFuse bool
+	// mathExp computes hot float32 Exp by math.Exp per element instead of
+	// exp32 (bit for bit the same values; for comparison).
+	mathExp bool
 	// minElements is the size from which elementwise ops run here.
 	minElements int
 	config      string
@@ -169,6 +174,7 @@ func New(config string) (backends.Backend, error) {
 	noFuse := false
 	noKernelGrad := false
 	noReduceFuse := false
+	mathExp := false
 	for _, part := range strings.Split(config, ",") {
 		part = strings.TrimSpace(part)
 		key, val, _ := strings.Cut(part, "=")
@@ -198,6 +204,8 @@ func New(config string) (backends.Backend, error) {
 			noKernelGrad = true
 		case "noreducefuse":
 			noReduceFuse = true
+		case "mathexp":
+			mathExp = true
 		case "stats":
 			withStats = true
 		case "purego":
@@ -209,7 +217,7 @@ func New(config string) (backends.Backend, error) {
 		case "nohot":
 			noHot = true
 		default:
-			return nil, fmt.Errorf("backend %s: unknown option %q (known: workers=N, delegate=swavgo|go, purego, nowinograd, nokgrad, kgradgather, noreducefuse, nohot, nofuse, stats, elementwise_min=N)",
+			return nil, fmt.Errorf("backend %s: unknown option %q (known: workers=N, delegate=swavgo|go, purego, nowinograd, nokgrad, kgradgather, noreducefuse, mathexp, nohot, nofuse, stats, elementwise_min=N)",
 				BackendName, part)
 		}
 	}
@@ -228,6 +236,7 @@ func New(config string) (backends.Backend, error) {
 	b.noFuse = noFuse
 	b.noKernelGrad = noKernelGrad
 	b.noReduceFuse = noReduceFuse
+	b.mathExp = mathExp
 	if withStats {
 		b.stats = &opStats{}
 	}

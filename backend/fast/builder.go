@@ -102,7 +102,7 @@ func (b *Builder) record(opType backends.OpType, inputs []backends.Op, nOut int,
 	result := make([]backends.Op, nOut)
 	defer func() {
 		if n.kernel == nil && !b.backend.noHot && nOut == 1 && len(n.outputs) == 1 {
-			n.kernel, n.ew = elementwiseKernel(opType, ins, n.outputs[0].shape, b.backend.minElements)
+			n.kernel, n.ew = elementwiseKernel(opType, ins, n.outputs[0].shape, b.backend.minElements, b.backend.mathExp)
 		}
 	}()
 	for i, o := range outs {

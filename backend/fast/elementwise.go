@@ -41,6 +41,7 @@ const (
 	ewDiv
 	ewMax
 	ewMin
+	ewExpMath // Exp by math.Exp per element (the "mathexp" option, for comparison).
 )
 
 var unaryOps = map[backends.OpType]ewOp{
@@ -61,7 +62,8 @@ var binaryOps = map[backends.OpType]ewOp{
 
 // elementwiseKernel returns a kernel for a recorded unary or binary float32
 // op with a large output, or nil to leave it to the delegate.
-func elementwiseKernel(opType backends.OpType, ins []*value, out shapes.Shape, minElements int) (kernelFn, *ewInfo) {
+// With mathExp, Exp calls math.Exp per element instead of exp32 (same values).
+func elementwiseKernel(opType backends.OpType, ins []*value, out shapes.Shape, minElements int, mathExp bool) (kernelFn, *ewInfo) {
 	if out.DType != dtypes.Float32 || out.Size() < minElements {
 		return nil, nil
 	}
@@ -71,6 +73,9 @@ func elementwiseKernel(opType backends.OpType, ins []*value, out shapes.Shape, m
 		}
 	}
 	if op, ok := unaryOps[opType]; ok && len(ins) == 1 && ins[0].shape.Equal(out) {
+		if op == ewExp && mathExp {
+			op = ewExpMath
+		}
 		info := &ewInfo{op: op, strides: [][]int{identityStrides(out.Dimensions)}}
 		return newStridedPlan(out.Dimensions, info.strides).kernel(op, out), info
 	}
@@ -281,6 +286,8 @@ func unaryRun(e *gemm.Engine, op ewOp, d, x []float32, step int) {
 			d[j] = float32(1 / math.Sqrt(float64(v)))
 		}
 	case ewExp:
+		exp32(d, x) // float32(math.Exp(float64(v))) bit for bit, faster.
+	case ewExpMath:
 		for j, v := range x {
 			d[j] = float32(math.Exp(float64(v)))
 		}

@@ -20,7 +20,9 @@ import (
 // im2col matrix of the input (P × KH·KW·Ci), whose 16-column panels are
 // gathered straight from the input, so neither operand is transposed into
 // scratch and the reduction over pixels runs in deep K blocks. Workers split
-// the columns; the result is the same for any number of workers.
+// the columns (the result is the same for any number of workers), or, where
+// the input is large against the result, ranges of pixels summed in a fixed
+// order (the result depends on the number of workers only).
 func (e *Engine) ConvKernelGrad(p ConvParams, input, outGrad, kgrad []float32) error {
 	if err := p.Validate(); err != nil {
 		return err
@@ -60,26 +62,32 @@ func (e *Engine) ConvKernelGrad(p ConvParams, input, outGrad, kgrad []float32) e
 	flops := 2 * float64(pixels) * float64(cols) * float64(g.co)
 	nPanels := (cols + NR - 1) / NR
 	w := e.workersFor(flops, nPanels)
-	// acc is the product's natural Co × cols layout. Workers take ranges of
-	// 16-column panels in turn, each reducing over all pixels in the same order,
-	// so the result does not depend on the number of workers or on who ran what.
+	// acc is the product's natural Co × cols layout.
 	acc := make([]float32, g.co*cols)
-	// The output gradient, transposed into 6-row panels per K block once for
-	// all workers: each k step of the micro-kernel then reads six contiguous
-	// floats instead of one cache line of a strided row.
-	nb := (pixels + KC - 1) / KC
-	kBlock := (pixels + nb - 1) / nb
+	// The output gradient, transposed into 6-row panels per K block: each k
+	// step of the micro-kernel then reads six contiguous floats instead of
+	// one cache line of a strided row.
 	mPanels := (g.co + MR - 1) / MR
 	packed := make([]float32, mPanels*MR*pixels)
-	parallel(e.workersFor(float64(len(packed))*64, nb), nb, 2*w, func(lo, hi int) {
-		for b := lo; b < hi; b++ {
-			pc := b * kBlock
-			packGradA(packed[pc*mPanels*MR:], outGrad, g.co, pc, min(kBlock, pixels-pc))
-		}
-	})
-	parallel(w, nPanels, 4*w, func(lo, hi int) {
-		e.kgRange(&g, input, packed, acc, kBlock, lo*NR, min(hi*NR, cols))
-	})
+	if w > 1 && !e.kgUnits && kgSplitPixels(len(acc), g.n*g.h*g.w*g.ci, pixels, w) {
+		e.kgGatherSplitPixels(&g, input, outGrad, packed, acc, w)
+	} else {
+		// Workers take ranges of 16-column panels in turn, each reducing over
+		// all pixels in the same order, so the result does not depend on the
+		// number of workers or on who ran what. The output gradient is packed
+		// once for all of them.
+		nb := (pixels + KC - 1) / KC
+		kBlock := (pixels + nb - 1) / nb
+		parallel(e.workersFor(float64(len(packed))*64, nb), nb, 2*w, func(lo, hi int) {
+			for b := lo; b < hi; b++ {
+				pc := b * kBlock
+				packGradA(packed[pc*mPanels*MR:], outGrad, g.co, pc, min(kBlock, pixels-pc))
+			}
+		})
+		parallel(w, nPanels, 4*w, func(lo, hi int) {
+			e.kgRange(&g, input, packed, acc, kBlock, lo*NR, min(hi*NR, cols), 0, pixels)
+		})
+	}
 	// kgrad[c, co] = acc[co, c]: transposed in blocks that stay in cache.
 	const tb = 32
 	for c0 := 0; c0 < cols; c0 += tb {
@@ -118,13 +126,69 @@ func kgGeometryOf(p *ConvParams) kgGeometry {
 	return g
 }
 
+// kgGatherSplitPixels is the general form split by pixel ranges over w
+// workers, as kgInPlaceSplitPixels: each range packs its own pixels of the
+// output gradient into packed and reduces them into its own copy of the
+// result (the first into acc, overwritten), and the copies are summed in
+// range order.
+func (e *Engine) kgGatherSplitPixels(g *kgGeometry, input, outGrad, packed, acc []float32, w int) {
+	pixels := g.n * g.oh * g.ow
+	cols := g.kh * g.kw * g.ci
+	mPanels := (g.co + MR - 1) / MR
+	nb := max((pixels+KC-1)/KC, w)
+	kBlock := (pixels + nb - 1) / nb
+	nb = (pixels + kBlock - 1) / kBlock
+	accs := make([]*scratch, w)
+	parallel(w, w, w, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			dst := acc
+			if r > 0 {
+				accs[r] = e.getScratch()
+				accs[r].kgAcc = grow(accs[r].kgAcc, len(acc))
+				dst = accs[r].kgAcc
+			}
+			q0, q1 := min(pixels, nb*r/w*kBlock), min(pixels, nb*(r+1)/w*kBlock)
+			for pc := q0; pc < q1; pc += kBlock {
+				packGradA(packed[pc*mPanels*MR:], outGrad, g.co, pc, min(kBlock, q1-pc))
+			}
+			e.kgRange(g, input, packed, dst, kBlock, 0, cols, q0, q1)
+		}
+	})
+	e.sumRanges(acc, accs[1:])
+	for _, s := range accs[1:] {
+		e.putScratch(s)
+	}
+}
+
+// sumRanges adds to dst the private accumulators of the other pixel ranges,
+// in range order (element by element, so the split of this sum between
+// workers does not change it).
+func (e *Engine) sumRanges(dst []float32, others []*scratch) {
+	if len(others) == 0 {
+		return
+	}
+	w := e.workersFor(float64(len(dst)*len(others))*32, len(dst)/(4*NR))
+	parallel(w, len(dst), w, func(lo, hi int) {
+		d := dst[lo:hi]
+		for _, s := range others {
+			e.vadd(d, d, s.kgAcc[lo:hi])
+		}
+	})
+}
+
 // kgRange computes columns [j0, j1) (a whole number of 16-column panels, or
-// up to the end) of acc (Co × KH·KW·Ci), reducing over every output pixel.
-func (e *Engine) kgRange(g *kgGeometry, input, packed, acc []float32, kBlock, j0, j1 int) {
+// up to the end) of acc (Co × KH·KW·Ci, overwritten), reducing over the
+// output pixels [lo, hi) in K blocks of kBlock pixels from lo.
+func (e *Engine) kgRange(g *kgGeometry, input, packed, acc []float32, kBlock, j0, j1, lo, hi int) {
+	if lo >= hi {
+		for ir := range g.co {
+			clear(acc[ir*g.kh*g.kw*g.ci+j0 : ir*g.kh*g.kw*g.ci+j1])
+		}
+		return
+	}
 	s := e.getScratch()
 	defer e.putScratch(s)
 	cols := g.kh * g.kw * g.ci
-	lo, hi := 0, g.n*g.oh*g.ow
 	s.bPack = grow(s.bPack, kBlock*NR)
 	mPanels := (g.co + MR - 1) / MR
 	// Per pixel of the block: its input row and column origin and its image's offset.

@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"testing"
 )
 
@@ -101,7 +102,7 @@ func TestConvKernelGrad(t *testing.T) {
 		og := randSlice(r, c.batch*p.OutSpatial[0]*p.OutSpatial[1]*c.co)
 		want, scale := refKernelGrad(p, in, og)
 		var first []float32
-		for _, opts := range []Options{{Workers: 1}, {Workers: 2}, {Workers: 1, PureGo: true},
+		for _, opts := range []Options{{Workers: 1}, {Workers: 2, KernelGradSplitUnits: true}, {Workers: 2}, {Workers: 1, PureGo: true},
 			{Workers: 1, KernelGradGather: true}, {Workers: 2, KernelGradGather: true}} {
 			name := fmt.Sprintf("%+v/%+v", c, opts)
 			got := make([]float32, len(want))
@@ -114,11 +115,13 @@ func TestConvKernelGrad(t *testing.T) {
 			if i, ok := closeTo(got, want, scale); !ok {
 				t.Fatalf("%s: element %d = %g, want %g", name, i, got[i], want[i])
 			}
-			// Workers split rows or columns, never the reduction: 1 and 2
-			// workers agree bit for bit (within one form).
-			if !opts.PureGo && !opts.KernelGradGather && first == nil {
+			// Split by tiles, workers never split the reduction: 1 and 2
+			// workers agree bit for bit (within one form; the split by
+			// pixel ranges is TestConvKernelGradSplitPixels's).
+			bitwise := !opts.PureGo && !opts.KernelGradGather && (opts.Workers == 1 || opts.KernelGradSplitUnits)
+			if bitwise && first == nil {
 				first = got
-			} else if !opts.PureGo && !opts.KernelGradGather {
+			} else if bitwise {
 				for i := range got {
 					if got[i] != first[i] {
 						t.Fatalf("%s: element %d = %g, %g with one worker", name, i, got[i], first[i])
@@ -131,7 +134,8 @@ func TestConvKernelGrad(t *testing.T) {
 
 // TestConvKernelGradInPlace checks the in-place form itself (without the
 // finiteness check that may hand work to the general form) on every case it
-// applies to, for 1 and 2 workers and the Go micro-kernel.
+// applies to, for 1 and 2 workers (split by tiles: the same bits as one;
+// by pixels where that applies: within rounding) and the Go micro-kernel.
 func TestConvKernelGradInPlace(t *testing.T) {
 	r := rand.New(rand.NewPCG(17, 18))
 	covered := 0
@@ -147,7 +151,7 @@ func TestConvKernelGradInPlace(t *testing.T) {
 		og := randSlice(r, c.batch*p.OutSpatial[0]*p.OutSpatial[1]*c.co)
 		want, scale := refKernelGrad(p, in, og)
 		var first []float32
-		for _, opts := range []Options{{Workers: 1}, {Workers: 2}, {Workers: 1, PureGo: true}} {
+		for _, opts := range []Options{{Workers: 1}, {Workers: 2, KernelGradSplitUnits: true}, {Workers: 2}, {Workers: 1, PureGo: true}} {
 			e = New(opts)
 			got := make([]float32, len(want))
 			for i := range got {
@@ -159,7 +163,7 @@ func TestConvKernelGradInPlace(t *testing.T) {
 			}
 			if first == nil {
 				first = got
-			} else if !opts.PureGo {
+			} else if opts.KernelGradSplitUnits { // Split by tiles: bit for bit.
 				for i := range got {
 					if got[i] != first[i] {
 						t.Fatalf("%+v/%+v: element %d = %g, %g with one worker", c, opts, i, got[i], first[i])
@@ -170,6 +174,127 @@ func TestConvKernelGradInPlace(t *testing.T) {
 	}
 	if covered < 10 {
 		t.Errorf("the in-place form applies to %d cases, want ≥ 10", covered)
+	}
+}
+
+// splitPixelCases are shapes with many pixels against the result, where
+// several workers split the pixels: in-place shapes with a partial 6-channel
+// group (16 = 2·6 + 4), Co off the 16-column panel, H ≠ W, a 5×5 kernel, a
+// 1×1 kernel; and strided ones for the general form only.
+var splitPixelCases = []struct {
+	batch, h, w, ci, co, kh, kw, s, d int
+	pad                               [2][2]int
+}{
+	{16, 14, 14, 16, 16, 3, 3, 1, 1, [2][2]int{{1, 1}, {1, 1}}},
+	{8, 12, 10, 20, 24, 3, 3, 1, 1, [2][2]int{{1, 1}, {1, 1}}},
+	{4, 9, 9, 32, 17, 5, 5, 1, 1, [2][2]int{{2, 2}, {2, 2}}},
+	{50, 4, 4, 8, 5, 1, 1, 1, 1, [2][2]int{{0, 0}, {0, 0}}},
+	{16, 14, 14, 16, 24, 3, 3, 2, 1, [2][2]int{{1, 1}, {1, 1}}},
+	{40, 8, 8, 8, 5, 1, 1, 2, 1, [2][2]int{{0, 0}, {0, 0}}},
+}
+
+// splitPixels computes the kernel gradient of p (geometry g) split into w
+// pixel ranges, by the in-place form or (gather) the general one.
+func splitPixels(e *Engine, p *ConvParams, g *kgGeometry, in, og []float32, w int, gather bool) []float32 {
+	cols := g.kh * g.kw * g.ci
+	kg := make([]float32, cols*g.co)
+	for i := range kg {
+		kg[i] = float32(math.NaN()) // Every element must be overwritten.
+	}
+	if !gather {
+		e.kgInPlaceSplitPixels(g, in, og, kg, w)
+		return kg
+	}
+	acc := make([]float32, len(kg))
+	for i := range acc {
+		acc[i] = float32(math.NaN())
+	}
+	packed := make([]float32, (g.co+MR-1)/MR*MR*p.Batch*g.oh*g.ow)
+	e.kgGatherSplitPixels(g, in, og, packed, acc, w)
+	for o := range g.co {
+		for c := range cols {
+			kg[c*g.co+o] = acc[o*cols+c]
+		}
+	}
+	return kg
+}
+
+// TestConvKernelGradSplitPixels checks both forms split by pixel ranges for 1
+// to 4 ranges: each result within float32 rounding of the float64
+// definition and of the one-worker result, one range bit-identical to one
+// worker, and bit-identical when computed again with the same number of
+// ranges. Through ConvKernelGrad, two workers split the first case of each
+// form by pixels (the two-range result, not the one-worker one), and with
+// KernelGradSplitUnits by tiles (the one-worker result, bit for bit).
+func TestConvKernelGradSplitPixels(t *testing.T) {
+	if runtime.GOMAXPROCS(0) < 2 {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	}
+	r := rand.New(rand.NewPCG(21, 22))
+	checked := map[bool]bool{}
+	for _, c := range splitPixelCases {
+		p := kernelGradParams(c)
+		g := kgGeometryOf(&p)
+		in := randSlice(r, c.batch*c.h*c.w*c.ci)
+		og := randSlice(r, c.batch*p.OutSpatial[0]*p.OutSpatial[1]*c.co)
+		want, scale := refKernelGrad(p, in, og)
+		for _, gather := range []bool{false, true} {
+			if !gather && !g.kgInPlaceOK() {
+				continue
+			}
+			name := fmt.Sprintf("%+v/gather=%v", c, gather)
+			e := New(Options{Workers: 1, KernelGradGather: gather})
+			one := make([]float32, len(want))
+			if err := e.ConvKernelGrad(p, in, og, one); err != nil {
+				t.Fatal(err)
+			}
+			byRanges := map[int][]float32{}
+			for _, w := range []int{1, 2, 3, 4} {
+				var prev []float32
+				for run := range 2 {
+					got := splitPixels(e, &p, &g, in, og, w, gather)
+					if i, ok := closeTo(got, want, scale); !ok {
+						t.Fatalf("%s, %d ranges: element %d = %g, want %g", name, w, i, got[i], want[i])
+					}
+					for i := range got {
+						if d := math.Abs(float64(got[i] - one[i])); !(d <= 2*(1e-5*scale[i]+1e-6)) {
+							t.Fatalf("%s, %d ranges: element %d = %g, %g with one worker", name, w, i, got[i], one[i])
+						}
+					}
+					if w == 1 && !slices.Equal(got, one) {
+						t.Fatalf("%s: one range differs from one worker", name)
+					}
+					if run == 1 && !slices.Equal(got, prev) {
+						t.Fatalf("%s, %d ranges: a second run gave another result", name, w)
+					}
+					prev = got
+				}
+				byRanges[w] = prev
+			}
+			if checked[gather] {
+				continue
+			}
+			checked[gather] = true
+			if slices.Equal(byRanges[2], one) {
+				t.Fatalf("%s: two ranges gave the one-worker result bit for bit: the comparison below cannot tell the splits apart", name)
+			}
+			for _, opts := range []Options{{Workers: 2, KernelGradGather: gather}, {Workers: 2, KernelGradGather: gather, KernelGradSplitUnits: true}} {
+				got := make([]float32, len(want))
+				if err := New(opts).ConvKernelGrad(p, in, og, got); err != nil {
+					t.Fatal(err)
+				}
+				wantBits := byRanges[2]
+				if opts.KernelGradSplitUnits {
+					wantBits = one
+				}
+				if !slices.Equal(got, wantBits) {
+					t.Errorf("%s/%+v: ConvKernelGrad did not split as expected", name, opts)
+				}
+			}
+		}
+	}
+	if !checked[false] || !checked[true] {
+		t.Errorf("forms checked through ConvKernelGrad: %v, want both", checked)
 	}
 }
 
@@ -286,7 +411,8 @@ func TestConvKernelGradRejects(t *testing.T) {
 
 // BenchmarkConvKernelGrad times ConvKernelGrad on the small ResNet's 3×3 layers at
 // batch 64 (compare BenchmarkConvKernelGradient, the transposed-operand form),
-// in its general (gather) and in-place forms, one after the other.
+// in its general (gather) and in-place forms, one after the other; at two
+// threads also the in-place form split by tiles of the result ("units").
 func BenchmarkConvKernelGrad(b *testing.B) {
 	r := rand.New(rand.NewPCG(1, 1))
 	for _, c := range []struct{ h, ci, co, s int }{{28, 32, 32, 1}, {14, 64, 64, 1}, {7, 128, 128, 1}, {4, 128, 128, 1}, {28, 32, 64, 2}} {
@@ -300,9 +426,9 @@ func BenchmarkConvKernelGrad(b *testing.B) {
 		for _, run := range []struct {
 			workers int
 			form    string
-		}{{1, "gather"}, {1, "inplace"}, {2, "gather"}, {2, "inplace"}} {
+		}{{1, "gather"}, {1, "inplace"}, {2, "gather"}, {2, "units"}, {2, "inplace"}} {
 			workers := run.workers
-			e := New(Options{Workers: workers, KernelGradGather: run.form == "gather"})
+			e := New(Options{Workers: workers, KernelGradGather: run.form == "gather", KernelGradSplitUnits: run.form == "units"})
 			b.Run(fmt.Sprintf("%dx%dx%d_s%d_co%d/threads=%d/%s", c.h, c.h, c.ci, c.s, c.co, workers, run.form), func(b *testing.B) {
 				if workers == 1 {
 					runtime.LockOSThread()

@@ -89,6 +89,11 @@ type Options struct {
 	// input gathered into im2col panels (for tests and comparison with the
 	// in-place form; see convgrad.go).
 	KernelGradGather bool
+	// KernelGradSplitUnits makes the in-place ConvKernelGrad split its work
+	// between workers by tiles of the result, each worker reducing over every
+	// pixel, instead of by pixel ranges summed in a fixed order (for tests and
+	// comparison; see convgrad_inplace.go).
+	KernelGradSplitUnits bool
 }
 
 // Engine runs GEMMs and convolutions. It is safe for concurrent use; it only
@@ -100,6 +105,8 @@ type Engine struct {
 	noWinograd bool
 	// kgGather disables ConvKernelGrad's in-place form.
 	kgGather bool
+	// kgUnits makes the in-place ConvKernelGrad split by tiles, never by pixels.
+	kgUnits bool
 	// packMode 1 forces packing row-major A instead of reading it in place
 	// (0: automatic). For benchmarks comparing the two.
 	packMode int
@@ -108,7 +115,7 @@ type Engine struct {
 
 // New creates an Engine.
 func New(opts Options) *Engine {
-	e := &Engine{workers: opts.Workers, useAsm: HasAsmKernels() && !opts.PureGo, noWinograd: opts.NoWinograd, kgGather: opts.KernelGradGather}
+	e := &Engine{workers: opts.Workers, useAsm: HasAsmKernels() && !opts.PureGo, noWinograd: opts.NoWinograd, kgGather: opts.KernelGradGather, kgUnits: opts.KernelGradSplitUnits}
 	e.scratch.New = func() any { return new(scratch) }
 	return e
 }
@@ -136,6 +143,9 @@ type scratch struct {
 	tile  [MR * NR]float32
 	ptrs  []unsafe.Pointer
 	zeros []float32
+	// kgAcc is a pixel range's private kernel-gradient accumulator
+	// (convgrad_inplace.go).
+	kgAcc []float32
 }
 
 func (e *Engine) getScratch() *scratch  { return e.scratch.Get().(*scratch) }

@@ -1,0 +1,492 @@
+// Command methods runs issue #12's Table 1 on the real Fashion-MNIST: SwAV with and
+// without multi-crop, SimCLR with and without it, MoCo v2 and PIRL, each pretrained on
+// the small ResNet with its paper's recipe scaled to 28-px images (the defaults of
+// `swav-embed pretrain --method M`, see Rows) for the same training-time budget, probed
+// at a few checkpoints with the standard probe (linear + kNN-20, 60k/10k, batch-norm
+// statistics re-estimated by export), beside the raw-pixel and random-network rows
+// (bench/methods/baselines.sh). It writes OUT/points.tsv, OUT/results.json, OUT/table.md
+// and the accuracy-against-time PNG (bench/curve).
+//
+//	go build -o out/swav-embed ./cmd/swav-embed && go build -o out/curve ./bench/curve
+//	go build -o out/methods ./bench/methods
+//	GOMAXPROCS=1 out/methods run -rows swav,simclr,moco &      # two lanes side by side,
+//	GOMAXPROCS=1 out/methods run -rows swav-2x28,simclr-mc,pirl  # one thread each
+//	out/methods report                                          # table and PNG
+//
+// Each row, in OUT/ROW:
+//  1. Calibration (once; calibration.json): a short run of the row's recipe (-calibrate
+//     steps) measures its steady seconds per step and a session's overhead (the graph
+//     compilation of its first step); the row then gets the most whole epochs whose
+//     predicted training time fits -budget (see PlanEpochs: whole epochs, because the
+//     schedule is defined over them). Training time is the trainer's own (from each
+//     session's start, compilation included; curve seconds), as the table reports it.
+//  2. Training in -snapshots segments: `pretrain --resume --max-steps S` up to each
+//     checkpoint step S (Checkpoints), the checkpoint copied to snap-S.swav after each.
+//     --resume continues the run exactly, so the segments train the same model as one
+//     session would; each segment's compilation is counted in the row's time.
+//  3. Probes: each snapshot exported with --bn-idx (probes/snap-S-bn.swav) and probed
+//     (probes/report-S.json).
+//
+// Everything is resumable: a row whose reports all exist is skipped, a stopped row
+// continues from its last checkpoint (its log, pretrain.log, keeps every session, which
+// curve seconds needs), and a probe already written is not redone. Ctrl-C (SIGINT)
+// is passed to the running pretrain, which saves its checkpoint.
+package main
+
+import (
+	gocontext "context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/swav-go/swav/checkpoint"
+	"github.com/swav-go/swav/internal/userfile"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(gocontext.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "methods:", err)
+		var u usageError
+		if errors.As(err, &u) {
+			os.Exit(2)
+		}
+		os.Exit(1)
+	}
+}
+
+// usageError is a wrong command line (exit status 2).
+type usageError struct{ msg string }
+
+func (u usageError) Error() string { return u.msg }
+
+// config is the command line.
+type config struct {
+	out, bin, curve, png, baselines, trainIdx, testIdx string
+	rows                                               []Row
+	budget                                             time.Duration
+	threads, snapshots, calibrate, maxSteps            int
+	probeFlags                                         []string
+	log                                                io.Writer
+}
+
+func run(ctx gocontext.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || (args[0] != "run" && args[0] != "report") {
+		return usageError{"usage: methods run|report [flags] (-h after the command for its flags)"}
+	}
+	fs := flag.NewFlagSet("methods "+args[0], flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	c := config{log: stderr}
+	fm := "/usr/share/datasets/fashion-mnist"
+	fs.StringVar(&c.out, "out", "out/methods", "directory of the rows and the results")
+	rows := fs.String("rows", "", "comma-separated rows to run (default all: swav, swav-2x28, simclr, simclr-mc, moco, pirl)")
+	fs.DurationVar(&c.budget, "budget", 60*time.Minute, "training time per row (the issue: 60m on 1 thread with two rows side by side, or 30m on 2 threads)")
+	fs.IntVar(&c.threads, "threads", 0, "GOMAXPROCS of the pretrain and probe processes (default: this process's GOMAXPROCS)")
+	fs.IntVar(&c.snapshots, "snapshots", 3, "checkpoints probed per row, evenly spread (the last is the end of the run)")
+	fs.IntVar(&c.calibrate, "calibrate", 40, "steps of the calibration run")
+	fs.IntVar(&c.maxSteps, "max-steps", 0, "stop each row at this step (the schedule stays that of its epochs), for tests only; 0 for the table")
+	fs.StringVar(&c.bin, "swav-embed", "out/swav-embed", "the swav-embed binary")
+	fs.StringVar(&c.curve, "curve", "out/curve", "the bench/curve binary")
+	fs.StringVar(&c.png, "png", "docs/methods-curve.png", "accuracy-against-time PNG")
+	fs.StringVar(&c.baselines, "baselines", "out/baselines", "directory of the raw-pixel and random-network probes (bench/methods/baselines.sh)")
+	fs.StringVar(&c.trainIdx, "train-idx", fm+"/train-images-idx3-ubyte.gz", "training images (IDX)")
+	fs.StringVar(&c.testIdx, "test-idx", fm+"/t10k-images-idx3-ubyte.gz", "test images (IDX)")
+	probeFlags := fs.String("probe-flags", "", "extra probe flags, for tests only (e.g. \"--epochs 2\"); empty for the table")
+	if err := fs.Parse(args[1:]); err != nil {
+		return usageError{err.Error()}
+	}
+	if fs.NArg() != 0 {
+		return usageError{fmt.Sprintf("methods %s: unexpected argument %q", args[0], fs.Arg(0))}
+	}
+	var err error
+	if c.rows, err = SelectRows(*rows); err != nil {
+		return usageError{"methods: " + err.Error()}
+	}
+	if c.threads <= 0 {
+		c.threads = runtime.GOMAXPROCS(0)
+	}
+	if c.snapshots < 1 || c.calibrate < 10 || c.budget <= 0 {
+		return usageError{"methods: -snapshots must be ≥ 1, -calibrate ≥ 10 and -budget > 0"}
+	}
+	c.probeFlags = strings.Fields(*probeFlags)
+	for _, need := range []struct{ path, how string }{
+		{c.bin, "go build -o out/swav-embed ./cmd/swav-embed"},
+		{c.curve, "go build -o out/curve ./bench/curve"},
+		{"bench/methods/baselines.sh", "run methods from the repository root"},
+	} {
+		if !exists(need.path) {
+			return fmt.Errorf("%s is missing: %s", need.path, need.how)
+		}
+	}
+	if args[0] == "run" {
+		for _, r := range c.rows {
+			if err := c.runRow(ctx, r); err != nil {
+				return fmt.Errorf("row %s: %w", r.Name, err)
+			}
+		}
+	}
+	return c.report(ctx, stdout)
+}
+
+func (c *config) logf(format string, args ...any) {
+	fmt.Fprintf(c.log, time.Now().UTC().Format("15:04:05")+" "+format+"\n", args...)
+}
+
+// command runs name with args at c.threads threads, appending its standard output and
+// error to logPath; SIGINT on cancellation, so pretrain saves its checkpoint.
+func (c *config) command(ctx gocontext.Context, logPath, name string, args ...string) error {
+	lf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return fmt.Errorf("log %s: %w", logPath, err)
+	}
+	defer lf.Close()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Stdout, cmd.Stderr = lf, lf
+	cmd.Env = append(os.Environ(), "GOMAXPROCS="+strconv.Itoa(c.threads))
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.WaitDelay = 5 * time.Minute
+	if err := cmd.Run(); err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("%s %s: stopped (%w); run the same command again to resume", filepath.Base(name), args[0], ctx.Err())
+		}
+		return fmt.Errorf("%s %s: %w (see %s)", filepath.Base(name), args[0], err, logPath)
+	}
+	return nil
+}
+
+// stepOf is the training step in a checkpoint's header.
+func stepOf(path string) (int, error) {
+	info, err := checkpoint.ReadInfo(path, checkpoint.ReadOptions{})
+	if err != nil {
+		return 0, err
+	}
+	if info.Header.Training == nil {
+		return 0, fmt.Errorf("checkpoint %s: no training record in its header", path)
+	}
+	return int(info.Header.Training.Step), nil
+}
+
+func exists(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.Mode().IsRegular() && fi.Size() > 0
+}
+
+// copyFile copies src to dst through a temporary file renamed over dst.
+func copyFile(src, dst string) error {
+	b, err := userfile.ReadFile(src, 1<<30)
+	if err != nil {
+		return err
+	}
+	return writeFile(dst, b)
+}
+
+// writeFile writes data to a temporary file beside path and renames it over path, so a
+// reader (another lane's report) never sees half a file.
+func writeFile(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	_, err = tmp.Write(data)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp.Name(), 0o644)
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+func (c *config) pretrainArgs(r Row, epochs int) []string {
+	a := append([]string{"pretrain", "--method", r.Method}, sharedFlags(c.trainIdx)...)
+	a = append(a, "--epochs", strconv.Itoa(epochs))
+	return append(a, r.Flags...)
+}
+
+// calibrate measures the row (once) and plans its epochs.
+func (c *config) calibrateRow(ctx gocontext.Context, r Row, dir string) (Calibration, error) {
+	path := filepath.Join(dir, "calibration.json")
+	var cal Calibration
+	if b, err := userfile.ReadFile(path, 1<<20); err == nil {
+		if err := json.Unmarshal(b, &cal); err != nil {
+			return cal, fmt.Errorf("%s: %w (remove it to calibrate again)", path, err)
+		}
+		return cal, nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return cal, err
+	}
+	cdir := filepath.Join(dir, "calibration")
+	if err := os.RemoveAll(cdir); err != nil {
+		return cal, err
+	}
+	if err := os.MkdirAll(cdir, 0o755); err != nil {
+		return cal, err
+	}
+	c.logf("%s: calibration, %d steps at %d thread(s)", r.Name, c.calibrate, c.threads)
+	model := filepath.Join(cdir, "model.swav")
+	logPath := filepath.Join(cdir, "pretrain.log")
+	// One epoch is enough to measure the pace: a step costs the same in any epoch.
+	args := append(c.pretrainArgs(r, 1), "--max-steps", strconv.Itoa(c.calibrate), "--checkpoint-every", strconv.Itoa(c.calibrate),
+		"--plot", "-", "--out", model)
+	if err := c.command(ctx, logPath, c.bin, args...); err != nil {
+		return cal, err
+	}
+	steps := make([]string, c.calibrate)
+	for i := range steps {
+		steps[i] = strconv.Itoa(i + 1)
+	}
+	secs, err := c.seconds(ctx, model+".metrics.jsonl", logPath, steps)
+	if err != nil {
+		return cal, err
+	}
+	log, err := userfile.ReadFile(logPath, 64<<20)
+	if err != nil {
+		return cal, err
+	}
+	iters, batch, err := stepsPerEpoch(log, logPath)
+	if err != nil {
+		return cal, err
+	}
+	cal = Calibration{Steps: c.calibrate, Warm: max(3, c.calibrate/5), ItersPerEpoch: iters, BatchSize: batch, Threads: c.threads,
+		BudgetSeconds: c.budget.Seconds(), Segments: c.snapshots}
+	cal.StepSeconds, cal.OverheadSeconds = Measure(secs, cal.Warm)
+	cal.Epochs, cal.PredictedSeconds, cal.Fits = PlanEpochs(cal.BudgetSeconds, cal.StepSeconds, cal.OverheadSeconds, iters, c.snapshots)
+	total := cal.Epochs * iters
+	if c.maxSteps > 0 && c.maxSteps < total {
+		total, cal.MaxSteps = c.maxSteps, c.maxSteps
+	}
+	cal.Snapshots = Checkpoints(total, c.snapshots)
+	cal.Segments = len(cal.Snapshots)
+	b, _ := json.MarshalIndent(cal, "", "  ")
+	if err := writeFile(path, append(b, '\n')); err != nil {
+		return cal, err
+	}
+	c.logf("%s: %.3f s/step, %.0f s overhead per session: %d epochs (%d steps), predicted %.1f min of %.1f (fits: %v)",
+		r.Name, cal.StepSeconds, cal.OverheadSeconds, cal.Epochs, cal.Epochs*iters, cal.PredictedSeconds/60, cal.BudgetSeconds/60, cal.Fits)
+	return cal, nil
+}
+
+// seconds runs curve seconds and returns the training seconds at each step.
+func (c *config) seconds(ctx gocontext.Context, metrics, logPath string, steps []string) ([]float64, error) {
+	args := append([]string{"seconds", "-metrics", metrics, "-log", logPath}, steps...)
+	out, err := exec.CommandContext(ctx, c.curve, args...).Output()
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return nil, fmt.Errorf("curve seconds: %s", strings.TrimSpace(string(ee.Stderr)))
+		}
+		return nil, fmt.Errorf("curve seconds: %w", err)
+	}
+	return parseSeconds(out, len(steps))
+}
+
+// parseSeconds reads the "STEP<TAB>SECONDS" lines of curve seconds.
+func parseSeconds(out []byte, n int) ([]float64, error) {
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(lines) != n {
+		return nil, fmt.Errorf("curve seconds: %d lines for %d steps", len(lines), n)
+	}
+	secs := make([]float64, n)
+	for i, l := range lines {
+		f := strings.Split(l, "\t")
+		v, err := strconv.ParseFloat(f[len(f)-1], 64)
+		if len(f) != 2 || err != nil {
+			return nil, fmt.Errorf("curve seconds: line %q", l)
+		}
+		secs[i] = v
+	}
+	return secs, nil
+}
+
+// runRow calibrates, trains and probes one row, skipping what is done.
+func (c *config) runRow(ctx gocontext.Context, r Row) error {
+	dir := filepath.Join(c.out, r.Name)
+	if err := os.MkdirAll(filepath.Join(dir, "probes"), 0o755); err != nil {
+		return err
+	}
+	cal, err := c.calibrateRow(ctx, r, dir)
+	if err != nil {
+		return err
+	}
+	model := filepath.Join(dir, "model.swav")
+	for _, s := range cal.Snapshots {
+		snap := filepath.Join(dir, fmt.Sprintf("snap-%d.swav", s))
+		if !exists(snap) {
+			if err := c.trainTo(ctx, r, cal, model, s); err != nil {
+				return err
+			}
+			if err := copyFile(model, snap); err != nil {
+				return err
+			}
+		}
+		if err := c.probe(ctx, dir, snap, s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// trainTo continues the row's run to step s (a new run if there is no checkpoint).
+func (c *config) trainTo(ctx gocontext.Context, r Row, cal Calibration, model string, s int) error {
+	if exists(model) {
+		at, err := stepOf(model)
+		if err != nil {
+			return err
+		}
+		if at > s {
+			return fmt.Errorf("%s is at step %d, past the snapshot step %d whose copy is missing: remove the row's directory to start it again", model, at, s)
+		}
+		if at == s {
+			return nil
+		}
+	}
+	c.logf("%s: training to step %d of %d (%d epochs)", r.Name, s, cal.Epochs*cal.ItersPerEpoch, cal.Epochs)
+	args := append(c.pretrainArgs(r, cal.Epochs), "--max-steps", strconv.Itoa(s), "--checkpoint-every", "100",
+		"--resume", "--out", model)
+	if err := c.command(ctx, filepath.Join(filepath.Dir(model), "pretrain.log"), c.bin, args...); err != nil {
+		return err
+	}
+	at, err := stepOf(model)
+	if err != nil {
+		return err
+	}
+	if at != s {
+		return fmt.Errorf("%s: pretrain ended at step %d, not %d", model, at, s)
+	}
+	return nil
+}
+
+// probe exports a snapshot with re-estimated batch-norm statistics and probes it, unless
+// its report exists.
+func (c *config) probe(ctx gocontext.Context, dir, snap string, s int) error {
+	pdir := filepath.Join(dir, "probes")
+	rep := filepath.Join(pdir, fmt.Sprintf("report-%d.json", s))
+	if exists(rep) {
+		return nil
+	}
+	c.logf("%s: export and probe of step %d", filepath.Base(dir), s)
+	bn := filepath.Join(pdir, fmt.Sprintf("snap-%d-bn.swav", s))
+	os.Remove(bn)
+	if err := c.command(ctx, filepath.Join(pdir, fmt.Sprintf("export-%d.log", s)), c.bin,
+		"export", snap, "--out", bn, "--bn-idx", c.trainIdx); err != nil {
+		return err
+	}
+	part := filepath.Join(pdir, fmt.Sprintf("report-%d.part.json", s))
+	args := append([]string{"probe", "--model", bn, "--train-idx", c.trainIdx, "--test-idx", c.testIdx, "--knn", "--report", part}, c.probeFlags...)
+	if err := c.command(ctx, filepath.Join(pdir, fmt.Sprintf("probe-%d.log", s)), c.bin, args...); err != nil {
+		return err
+	}
+	return os.Rename(part, rep)
+}
+
+// report writes the points of every row probed so far (all rows, not only -rows), the
+// baselines, the table and the PNG.
+func (c *config) report(ctx gocontext.Context, stdout io.Writer) error {
+	var b strings.Builder
+	bl := exec.CommandContext(ctx, "bash", "bench/methods/baselines.sh", c.baselines)
+	bl.Env = append(os.Environ(), "GOMAXPROCS="+strconv.Itoa(c.threads), "SWAV_EMBED="+c.bin, "PROBE_FLAGS="+strings.Join(c.probeFlags, " "))
+	bl.Stderr = c.log
+	c.logf("baselines (probed once, then cached in %s)", c.baselines)
+	base, err := bl.Output()
+	if err != nil {
+		return fmt.Errorf("bench/methods/baselines.sh: %w", err)
+	}
+	b.Write(base)
+	if err := c.rowPoints(ctx, &b); err != nil {
+		return err
+	}
+	points := filepath.Join(c.out, "points.tsv")
+	if err := writeFile(points, []byte(b.String())); err != nil {
+		return err
+	}
+	if err := c.curveRun(ctx, "plot", "-points", points, "-out", c.png, "-title", "Fashion-MNIST, small ResNet: probe accuracy against training time"); err != nil {
+		return err
+	}
+	table, err := exec.CommandContext(ctx, c.curve, "table", "-points", points, "-json", filepath.Join(c.out, "results.json")).Output()
+	if err != nil {
+		return fmt.Errorf("curve table: %w", err)
+	}
+	if err := writeFile(filepath.Join(c.out, "table.md"), table); err != nil {
+		return err
+	}
+	_, err = stdout.Write(table)
+	c.logf("wrote %s, %s, %s and %s", points, filepath.Join(c.out, "table.md"), filepath.Join(c.out, "results.json"), c.png)
+	return err
+}
+
+func (c *config) curveRun(ctx gocontext.Context, args ...string) error {
+	out, err := exec.CommandContext(ctx, c.curve, args...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("curve %s: %w: %s", args[0], err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+// rowPoints appends a points line for every probed snapshot of every row.
+func (c *config) rowPoints(ctx gocontext.Context, b *strings.Builder) error {
+	for _, r := range Rows() {
+		dir := filepath.Join(c.out, r.Name)
+		calb, err := userfile.ReadFile(filepath.Join(dir, "calibration.json"), 1<<20)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		var cal Calibration
+		if err := json.Unmarshal(calb, &cal); err != nil {
+			return fmt.Errorf("%s/calibration.json: %w", dir, err)
+		}
+		var steps []string
+		for _, s := range cal.Snapshots {
+			if exists(filepath.Join(dir, "probes", fmt.Sprintf("report-%d.json", s))) {
+				steps = append(steps, strconv.Itoa(s))
+			}
+		}
+		if len(steps) == 0 {
+			continue
+		}
+		secs, err := c.seconds(ctx, filepath.Join(dir, "model.swav.metrics.jsonl"), filepath.Join(dir, "pretrain.log"), steps)
+		if err != nil {
+			return fmt.Errorf("row %s: %w", r.Name, err)
+		}
+		for i, s := range steps {
+			notes := rowNotes(r, cal, secs[i])
+			fmt.Fprintf(b, "%s\t%s\t%.1f\t%s\t%s\n", r.Name, s, secs[i], filepath.Join(dir, "probes", "report-"+s+".json"), notes)
+		}
+	}
+	return nil
+}
+
+// rowNotes is the table's notes for a row: its recipe, epochs and thread count, and
+// whether it kept to the budget.
+func rowNotes(r Row, cal Calibration, secs float64) string {
+	n := fmt.Sprintf("%s; %d epoch(s) of %d steps at batch %d, %d thread(s), budget %.0f min", r.Notes, cal.Epochs, cal.ItersPerEpoch, cal.BatchSize,
+		cal.Threads, cal.BudgetSeconds/60)
+	if cal.MaxSteps > 0 {
+		n += fmt.Sprintf(", stopped at step %d by -max-steps (a test, not a table row)", cal.MaxSteps)
+	}
+	if secs > cal.BudgetSeconds {
+		n += fmt.Sprintf(" (over it by %.1f min)", (secs-cal.BudgetSeconds)/60)
+	}
+	return n
+}

@@ -1,0 +1,167 @@
+package main
+
+import (
+	"fmt"
+	"math"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// Row is one pretrained row of Table 1: its name (also its directory), the method, the
+// pretrain flags of its recipe beyond the shared ones (sharedFlags), and what the recipe
+// is, for the table's notes.
+type Row struct {
+	Name, Method string
+	Flags        []string
+	Notes        string
+}
+
+// Rows are the rows of issue #12's Table 1, in its order. Each method runs with its
+// defaults in `swav-embed pretrain --method M --help`, which are the paper's recipe
+// scaled to images up to 64 px (pretrain/{swav,simclr,moco,pirl}); the only flags added
+// are those that define the row (no multi-crop for SwAV, four small crops for SimCLR).
+func Rows() []Row {
+	return []Row{
+		{"swav", "swav", nil,
+			"SwAV 2×28+4×16 (multi-crop), 200 prototypes, queue 512 from the start, τ 0.1, ε 0.05, LARS, base lr 4.8"},
+		{"swav-2x28", "swav", []string{"--nmb-crops", "2", "--size-crops", "28", "--min-scale-crops", "0.14", "--max-scale-crops", "1"},
+			"SwAV 2×28 (no multi-crop), otherwise as the row above"},
+		{"simclr", "simclr", nil,
+			"SimCLR 2×28, NT-Xent τ 0.5, LARS, base lr 4.8"},
+		{"simclr-mc", "simclr", []string{"--small-crops", "4"},
+			"SimCLR 2×28+4×16 (multi-crop), otherwise as the row above"},
+		{"moco", "moco", nil,
+			"MoCo v2 2×28, queue 5.1 % of the data (3072), m 0.999, InfoNCE τ 0.2, SGD base lr 0.03"},
+		{"pirl", "pirl", nil,
+			"PIRL 3×3 jigsaw, memory bank μ 0.5, NCE τ 0.07, λ 0.5, 1500 negatives, SGD base lr 0.03"},
+	}
+}
+
+// sharedFlags are the same for every row: the data, the network, the batch and the seed.
+func sharedFlags(trainIdx string) []string {
+	return []string{"--idx", trainIdx, "--arch", "small", "--batch-size", "64", "--seed", "31"}
+}
+
+// SelectRows returns the rows named in the comma-separated list (all rows for ""), in
+// the list's order; an unknown name is an error listing the valid ones.
+func SelectRows(list string) ([]Row, error) {
+	all := Rows()
+	if strings.TrimSpace(list) == "" {
+		return all, nil
+	}
+	var out []Row
+	seen := map[string]bool{}
+	for _, name := range strings.Split(list, ",") {
+		name = strings.TrimSpace(name)
+		found := false
+		for _, r := range all {
+			if r.Name == name {
+				if seen[name] {
+					return nil, fmt.Errorf("row %q given twice", name)
+				}
+				seen[name] = true
+				out = append(out, r)
+				found = true
+			}
+		}
+		if !found {
+			names := make([]string, len(all))
+			for i, r := range all {
+				names[i] = r.Name
+			}
+			return nil, fmt.Errorf("unknown row %q; the rows are: %s", name, strings.Join(names, ", "))
+		}
+	}
+	return out, nil
+}
+
+// Calibration is what a short run of a row measured and the schedule chosen from it;
+// it is saved as ROW/calibration.json and reused by every later session, so a resumed
+// row keeps its epochs.
+type Calibration struct {
+	// Steps is the length of the calibration run; StepSeconds the steady training
+	// seconds per step (steps Warm+1 … Steps); OverheadSeconds the extra seconds a
+	// session spends before it reaches that pace (the graph compilation in its first
+	// step).
+	Steps           int     `json:"steps"`
+	Warm            int     `json:"warm"`
+	StepSeconds     float64 `json:"step_seconds"`
+	OverheadSeconds float64 `json:"overhead_seconds"`
+	// ItersPerEpoch and BatchSize are from the pretrain log.
+	ItersPerEpoch int `json:"iters_per_epoch"`
+	BatchSize     int `json:"batch_size"`
+	Threads       int `json:"threads"`
+	// BudgetSeconds is the training-time budget; Epochs the most whole epochs whose
+	// predicted time, PredictedSeconds, fits it (at least 1: Fits is false when even one
+	// epoch does not); Segments the sessions the run is cut into (one per snapshot).
+	BudgetSeconds    float64 `json:"budget_seconds"`
+	Epochs           int     `json:"epochs"`
+	Segments         int     `json:"segments"`
+	PredictedSeconds float64 `json:"predicted_seconds"`
+	Fits             bool    `json:"fits"`
+	// Snapshots are the steps probed (Checkpoints of the run); MaxSteps, when not 0,
+	// the step a test run was stopped at (-max-steps).
+	Snapshots []int `json:"snapshots"`
+	MaxSteps  int   `json:"max_steps,omitempty"`
+}
+
+// Measure derives the steady step time and a session's overhead from the training
+// seconds secs[i] at step i+1 of a calibration run: the pace is the slope over the steps
+// after the first warm ones, and the overhead is what the first warm steps took beyond
+// that pace. It panics if there are not more steps than warm (a programmer error).
+func Measure(secs []float64, warm int) (stepSeconds, overhead float64) {
+	n := len(secs)
+	if warm < 1 || n <= warm {
+		panic(fmt.Sprintf("methods: Measure: %d steps, %d warm", n, warm))
+	}
+	stepSeconds = (secs[n-1] - secs[warm-1]) / float64(n-warm)
+	overhead = math.Max(0, secs[warm-1]-float64(warm)*stepSeconds)
+	return stepSeconds, overhead
+}
+
+// PlanEpochs returns the most whole epochs whose predicted training time — segments
+// sessions' overhead plus epochs·itersPerEpoch steps at stepSeconds — fits budget, and
+// that time. Epochs are whole because the schedule (warmup, cosine decay to the final
+// rate, prototype freezing) is defined over whole epochs: a run cut by --max-steps
+// would end before its learning rate is annealed. When one epoch does not fit, it
+// returns 1 with fits false.
+func PlanEpochs(budget, stepSeconds, overhead float64, itersPerEpoch, segments int) (epochs int, predicted float64, fits bool) {
+	per := stepSeconds * float64(itersPerEpoch)
+	epochs = int(math.Floor((budget - float64(segments)*overhead) / per))
+	fits = epochs >= 1
+	epochs = max(epochs, 1)
+	return epochs, float64(segments)*overhead + float64(epochs)*per, fits
+}
+
+// Checkpoints returns n snapshot steps spread evenly over a run of total steps (rounded
+// to whole steps, the last one total), without repeats.
+func Checkpoints(total, n int) []int {
+	var out []int
+	for k := 1; k <= n; k++ {
+		s := int(math.Round(float64(total) * float64(k) / float64(n)))
+		if s >= 1 && (len(out) == 0 || s > out[len(out)-1]) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// "swav: 60000 images, 937 steps/epoch of 64, 1 epochs, views ..."
+var configLine = regexp.MustCompile(`(?m)^\S+: \d+ images, (\d+) steps/epoch of (\d+), \d+ epochs, `)
+
+// stepsPerEpoch reads the steps per epoch and the batch size from a pretrain log (its
+// last session's configuration line).
+func stepsPerEpoch(log []byte, name string) (iters, batch int, err error) {
+	all := configLine.FindAllSubmatch(log, -1)
+	if len(all) == 0 {
+		return 0, 0, fmt.Errorf("pretrain log %s: no configuration line (\"swav: 60000 images, 937 steps/epoch of 64, ...\")", name)
+	}
+	m := all[len(all)-1]
+	iters, err1 := strconv.Atoi(string(m[1]))
+	batch, err2 := strconv.Atoi(string(m[2]))
+	if err1 != nil || err2 != nil || iters <= 0 || batch <= 0 {
+		return 0, 0, fmt.Errorf("pretrain log %s: %q: not a step count and batch size", name, m[0])
+	}
+	return iters, batch, nil
+}

@@ -18,7 +18,7 @@ func Entry() method.Entry {
 		Flags: func(fs *flag.FlagSet) func() (method.Method, error) {
 			var c Config
 			loss := swavloss.DefaultConfig()
-			method.IntsFlag(fs, &c.CropCounts, "nmb-crops", "number of crops per resolution (default 2,6; 2,4 up to 64 px)")
+			method.IntsFlag(fs, &c.CropCounts, "nmb-crops", "number of crops per resolution (default 2,6; 2,4 up to 64 px; -1 drops a resolution: 2,-1 is no multi-crop)")
 			method.IntsFlag(fs, &c.CropSizes, "size-crops", "crop sizes in pixels (default 224,96; the data size and max(size/2, 16) up to 64 px)")
 			method.FloatsFlag(fs, &c.CropMinScales, "min-scale-crops", "RandomResizedCrop minimum area scale per resolution (default 0.14,0.05)")
 			method.FloatsFlag(fs, &c.CropMaxScales, "max-scale-crops", "RandomResizedCrop maximum area scale per resolution (default 1,0.14)")

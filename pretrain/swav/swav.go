@@ -48,7 +48,8 @@ type Config struct {
 	// resolution, the count, size and scale range of the default crops (the reference's
 	// --nmb-crops, --size-crops, --min-scale-crops, --max-scale-crops). CropCounts and
 	// CropSizes may list more resolutions than the default (then every list needs a
-	// value for each). Used only when Crops.Crops is empty.
+	// value for each). A count of -1 drops its resolution (2,-1: no multi-crop). Used
+	// only when Crops.Crops is empty.
 	CropCounts, CropSizes        []int
 	CropMinScales, CropMaxScales []float64
 	// Loss holds ε (0.05), τ (0.1), the Sinkhorn iterations (3) and the assignment
@@ -159,7 +160,18 @@ func overrideCrops(d augment.MultiCrop, c Config) (augment.MultiCrop, error) {
 			crops[i].MaxScale = c.CropMaxScales[i]
 		}
 	}
-	d.Crops = crops
+	// A count of -1 drops its resolution: --nmb-crops 2,-1 is SwAV without multi-crop
+	// (the paper's 2×224 baseline), two crops of the first resolution only.
+	kept := crops[:0]
+	for _, cs := range crops {
+		if cs.Count != -1 {
+			kept = append(kept, cs)
+		}
+	}
+	if len(kept) == 0 {
+		return d, fmt.Errorf("swav: %s: every resolution is dropped (count -1)", lists)
+	}
+	d.Crops = kept
 	return d, nil
 }
 

@@ -8,7 +8,8 @@ import (
 )
 
 // BenchmarkConv measures the 3×3 (and 1×1 stride-2) convolutions of the
-// small ResNet at batch 64 and the 7×7/2 ImageNet stem at batch 8 (NHWC).
+// small ResNet at batch 64, the 7×7/2 ImageNet stem at batch 8 (NHWC) and
+// the input gradient of the 3×3/2 layer (input-dilated), at 1 and 2 threads.
 func BenchmarkConv(b *testing.B) {
 	r := rand.New(rand.NewPCG(1, 1))
 	type cs struct{ h, ci, co, k, s, pad, batch int }
@@ -30,7 +31,7 @@ func BenchmarkConv(b *testing.B) {
 					runtime.LockOSThread()
 					defer runtime.UnlockOSThread()
 				}
-				cpu0 := threadCPUTime()
+				cpu0, proc0 := threadCPUTime(), processCPUTime()
 				for b.Loop() {
 					if err := e.Conv(p, in, ker, out); err != nil {
 						b.Fatal(err)
@@ -40,8 +41,41 @@ func BenchmarkConv(b *testing.B) {
 				if cpu := threadCPUTime() - cpu0; workers == 1 && cpu > 0 {
 					b.ReportMetric(flops*float64(b.N)/cpu.Seconds()/1e9, "GFLOP/cpu-s")
 				}
+				if cpu := processCPUTime() - proc0; workers > 1 && cpu > 0 {
+					b.ReportMetric(flops*float64(b.N)/cpu.Seconds()/1e9, "GFLOP/proc-cpu-s")
+				}
 			})
 		}
+	}
+	// The input gradient of the 3×3/2 28×28×32→64 layer: a 3×3 convolution
+	// of the 14×14×64 output gradient dilated by 2 (run as four phases).
+	p := ConvParams{Batch: 64, InChannels: 64, OutChannels: 32, InSpatial: []int{14, 14},
+		KernelSpatial: []int{3, 3}, OutSpatial: []int{28, 28}, InputDilations: []int{2, 2}, Paddings: [][2]int{{1, 2}, {1, 2}}}
+	in := randSlice(r, 64*14*14*64)
+	ker := randSlice(r, 9*64*32)
+	out := make([]float32, 64*28*28*32)
+	flops := 2 * float64(64*14*14) * float64(9*64) * 32 // the useful multiply-adds
+	for _, workers := range []int{1, 2} {
+		e := New(Options{Workers: workers})
+		b.Run(fmt.Sprintf("b64_14x14x64_k3_dil2_co32/threads=%d", workers), func(b *testing.B) {
+			if workers == 1 {
+				runtime.LockOSThread()
+				defer runtime.UnlockOSThread()
+			}
+			cpu0, proc0 := threadCPUTime(), processCPUTime()
+			for b.Loop() {
+				if err := e.Conv(p, in, ker, out); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			if cpu := threadCPUTime() - cpu0; workers == 1 && cpu > 0 {
+				b.ReportMetric(flops*float64(b.N)/cpu.Seconds()/1e9, "GFLOP/cpu-s")
+			}
+			if cpu := processCPUTime() - proc0; workers > 1 && cpu > 0 {
+				b.ReportMetric(flops*float64(b.N)/cpu.Seconds()/1e9, "GFLOP/proc-cpu-s")
+			}
+		})
 	}
 }
 

@@ -146,6 +146,8 @@ type scratch struct {
 	// kgAcc is a pixel range's private kernel-gradient accumulator
 	// (convgrad_inplace.go).
 	kgAcc []float32
+	// wino holds convWinograd's per-worker buffers.
+	wino winoScratch
 }
 
 func (e *Engine) getScratch() *scratch  { return e.scratch.Get().(*scratch) }

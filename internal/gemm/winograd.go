@@ -42,12 +42,13 @@ func winogradOK(p *ConvParams) bool {
 	return p.InChannels >= winogradMinChannels && p.OutChannels%NR == 0
 }
 
-// winogradKernel returns U = G g Gᵀ for every (ci, co), as 16 matrices
-// [ci × co] packed into micro-kernel panels: u[e] for e = 4a + b.
-func winogradKernel(kernel []float32, ci, co int) [16][]float32 {
-	var u [16][]float32
-	raw := make([]float32, 16*ci*co)
-	for c := 0; c < ci; c++ {
+// winogradKernel writes U = G g Gᵀ for every (ci, co) into u (16·ci·co
+// floats) as 16 matrices [ci × co], u[e·ci·co:] for e = 4a + b, each packed
+// into micro-kernel panels (co a multiple of NR): element (c, o) of matrix e
+// at u[e·ci·co + (o/NR)·ci·NR + c·NR + o%NR]. Input channels [c0, c1) only,
+// so workers can split them.
+func winogradKernel(u, kernel []float32, ci, co, c0, c1 int) {
+	for c := c0; c < c1; c++ {
 		for o := 0; o < co; o++ {
 			var g [3][3]float32
 			for i := 0; i < 3; i++ {
@@ -63,20 +64,20 @@ func winogradKernel(kernel []float32, ci, co int) [16][]float32 {
 				t[2][j] = 0.5 * (g[0][j] - g[1][j] + g[2][j])
 				t[3][j] = g[2][j]
 			}
+			at := (o/NR)*ci*NR + c*NR + o%NR
 			for a := 0; a < 4; a++ {
 				r := [4]float32{t[a][0], 0.5 * (t[a][0] + t[a][1] + t[a][2]), 0.5 * (t[a][0] - t[a][1] + t[a][2]), t[a][2]}
 				for b := 0; b < 4; b++ {
-					raw[((4*a+b)*ci+c)*co+o] = r[b]
+					u[(4*a+b)*ci*co+at] = r[b]
 				}
 			}
 		}
 	}
-	nPanels := co / NR
-	for e := 0; e < 16; e++ {
-		u[e] = make([]float32, ci*nPanels*NR)
-		packB(u[e], matrix{data: raw[e*ci*co:], rs: co, cs: 1}, 0, ci, 0, co)
-	}
-	return u
+}
+
+// winoScratch holds one worker's Winograd buffers.
+type winoScratch struct {
+	v, m, zero, tmp, spare []float32
 }
 
 // convWinograd computes the convolution p (winogradOK) into output, calling epi
@@ -89,7 +90,6 @@ func (e *Engine) convWinograd(p *ConvParams, input, kernel, output []float32, ep
 	if len(p.Paddings) > 0 {
 		padY, padX = p.Paddings[0][0], p.Paddings[1][0]
 	}
-	u := winogradKernel(kernel, ci, co)
 	tilesY, tilesX := (oh+1)/2, (ow+1)/2
 	tileRows := p.Batch * tilesY
 	rowsPerBlock := max(1, winogradTiles/tilesX)
@@ -98,17 +98,36 @@ func (e *Engine) convWinograd(p *ConvParams, input, kernel, output []float32, ep
 	tPad := (maxT + MR - 1) / MR * MR
 	flops := 2 * float64(p.Batch*oh*ow) * float64(9*ci) * float64(co)
 	workers := e.workersFor(flops, blocks)
+	// The transformed kernel, shared by the workers; they split its
+	// computation by input channels first.
+	su := e.getScratch()
+	defer e.putScratch(su)
+	su.kgAcc = grow(su.kgAcc, 16*ci*co)
+	u := su.kgAcc
+	// (About 1 µs per 1000 (ci, co) pairs: 1.5 ms for 128×128, worth
+	// splitting from 64×64 on.)
+	kw := e.workersFor(float64(ci*co)*1000, ci)
+	parallel(kw, ci, kw, func(c0, c1 int) {
+		winogradKernel(u, kernel, ci, co, c0, c1)
+	})
 	parallel(workers, blocks, 4*workers, func(lo, hi int) {
-		v := make([]float32, 16*tPad*ci) // v[e][t][c]
-		m := make([]float32, 16*tPad*co) // m[e][t][o]
-		zero := make([]float32, ci)
-		tmp := make([]float32, 16*max(ci, co))
+		// Buffers from the pool: a piece allocating its own would zero
+		// (and first-touch) them again for every piece of every call.
+		ws := e.getScratch()
+		defer e.putScratch(ws)
+		b := &ws.wino
+		b.v = grow(b.v, 16*tPad*ci) // v[e][t][c]
+		b.m = grow(b.m, 16*tPad*co) // m[e][t][o]
+		b.zero = grow(b.zero, ci)
+		clear(b.zero)
+		b.tmp = grow(b.tmp, 16*max(ci, co))
+		b.spare = grow(b.spare, co)
+		v, m, zero, tmp, spare := b.v, b.m, b.zero, b.tmp, b.spare
 		vec := func(k, n int) []float32 { return tmp[k*n : (k+1)*n] }
 		// The assembly transforms take 8 channels per step; spare receives the
 		// outputs of a tile that fall outside the image.
 		asmTransforms := e.useAsm && ci%8 == 0 && co%8 == 0
 		var ptrs [16]uintptr
-		spare := make([]float32, co)
 		for blk := lo; blk < hi; blk++ {
 			tr0 := blk * rowsPerBlock
 			tr1 := min(tr0+rowsPerBlock, tileRows)
@@ -163,7 +182,7 @@ func (e *Engine) convWinograd(p *ConvParams, input, kernel, output []float32, ep
 			// The 16 products m[e] = v[e]·u[e].
 			for ee := 0; ee < 16; ee++ {
 				for jr := 0; jr < co; jr += NR {
-					bp := &u[ee][(jr/NR)*ci*NR]
+					bp := &u[ee*ci*co+(jr/NR)*ci*NR]
 					for t0 := 0; t0 < nt; t0 += MR {
 						e.kernel(ci, &v[(ee*tPad+t0)*ci], ci, 1, bp, &m[(ee*tPad+t0)*co+jr], co, 1, 0)
 					}

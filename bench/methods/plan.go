@@ -20,12 +20,14 @@ type Row struct {
 // Rows are the rows of issue #12's Table 1, in its order. Each method runs with its
 // defaults in `swav-embed pretrain --method M --help`, which are the paper's recipe
 // scaled to images up to 64 px (pretrain/{swav,simclr,moco,pirl}); the only flags added
-// are those that define the row (no multi-crop for SwAV, four small crops for SimCLR).
+// are those that define the row (no multi-crop for SwAV: --nmb-crops 2,-1 drops the
+// local crops and keeps the two 28-px crops at scale 0.14–1; four 16-px crops for
+// SimCLR).
 func Rows() []Row {
 	return []Row{
 		{"swav", "swav", nil,
 			"SwAV 2×28+4×16 (multi-crop), 200 prototypes, queue 512 from the start, τ 0.1, ε 0.05, LARS, base lr 4.8"},
-		{"swav-2x28", "swav", []string{"--nmb-crops", "2", "--size-crops", "28", "--min-scale-crops", "0.14", "--max-scale-crops", "1"},
+		{"swav-2x28", "swav", []string{"--nmb-crops", "2,-1"},
 			"SwAV 2×28 (no multi-crop), otherwise as the row above"},
 		{"simclr", "simclr", nil,
 			"SimCLR 2×28, NT-Xent τ 0.5, LARS, base lr 4.8"},

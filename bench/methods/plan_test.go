@@ -96,7 +96,7 @@ func TestSelectRows(t *testing.T) {
 	if m := byName["simclr-mc"]; m.Method != "simclr" || !slices.Equal(m.Flags, []string{"--small-crops", "4"}) || byName["simclr"].Flags != nil {
 		t.Fatalf("simclr rows %+v %+v", m, byName["simclr"])
 	}
-	if m := byName["swav-2x28"]; m.Method != "swav" || !slices.Contains(m.Flags, "--nmb-crops") || byName["swav"].Flags != nil {
+	if m := byName["swav-2x28"]; m.Method != "swav" || !slices.Equal(m.Flags, []string{"--nmb-crops", "2,-1"}) || byName["swav"].Flags != nil {
 		t.Fatalf("swav rows %+v %+v", m, byName["swav"])
 	}
 }

@@ -17,7 +17,7 @@
 # If RUN_DIR/report.json and RUN_DIR/model-bn.swav exist (longrun.sh's final export and
 # probe) the final model is the last point.
 #
-# Outputs: RUN_DIR/probes/{snap-STEP-bn.swav,report-STEP.json,*.log,points.tsv,table.md}
+# Outputs: RUN_DIR/snapshot-probes/{snap-STEP-bn.swav,report-STEP.json,*.log,points.tsv,table.md}
 # (PROBE_DIR to put them elsewhere) and docs/NAME-curve.png (CURVE_PNG elsewhere).
 # Environment: SWAV_EMBED (default out/swav-embed), CURVE (the bench/curve binary;
 # default: built to out/curve), GOMAXPROCS, BASELINES=1 to add the raw-pixel and
@@ -31,7 +31,7 @@ dir=${dir%/}
 name=${2:-$(basename "$dir")}
 bin=${SWAV_EMBED:-$PWD/out/swav-embed}
 fm=${FASHION_MNIST:-/usr/share/datasets/fashion-mnist}
-pdir=${PROBE_DIR:-$dir/probes}
+pdir=${PROBE_DIR:-$dir/snapshot-probes}
 png=${CURVE_PNG:-docs/$name-curve.png}
 read -r -a extra <<<"${PROBE_FLAGS:-}"
 curve=${CURVE:-}

@@ -139,7 +139,11 @@ func (e *Engine) ConvEpilogue(p ConvParams, input, kernel, output []float32, epi
 			return err
 		}
 		if epi != nil {
-			epi(0, m)
+			// The rows are final only once every phase is in: the epilogue
+			// runs after them, image by image, split between workers.
+			images, rows := p.Batch, m/p.Batch
+			w := e.workersFor(float64(m*co)*16, images)
+			parallel(w, images, 2*w, func(n0, n1 int) { epi(n0*rows, n1*rows) })
 		}
 		return nil
 	}

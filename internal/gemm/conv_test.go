@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"sync"
 	"testing"
 )
 
@@ -188,6 +189,61 @@ func TestConvInputDilatedPhases(t *testing.T) {
 		}
 		for name, e := range engines(2) {
 			t.Run(fmt.Sprintf("%d/%s", ci, name), func(t *testing.T) { checkConv(t, e, r, p) })
+		}
+	}
+}
+
+// TestConvEpilogueInputDilated checks that an input-dilated convolution (run
+// as phases, then interleaved image by image between workers) hands every
+// output row to the epilogue exactly once, after all of its channels are
+// final, with one and two workers.
+func TestConvEpilogueInputDilated(t *testing.T) {
+	r := rand.New(rand.NewPCG(41, 42))
+	for _, c := range []struct{ in, k, pad0, pad1, ci, co int }{
+		{14, 3, 1, 2, 8, 32}, // 3×3/2 gradient, 28×28 output (large enough for two workers).
+		{5, 1, 0, 1, 8, 5},   // 1×1/2 gradient, 10×10 output.
+	} {
+		p := ConvParams{Batch: 12, InChannels: c.ci, OutChannels: c.co, InSpatial: []int{c.in, c.in},
+			KernelSpatial: []int{c.k, c.k}, InputDilations: []int{2, 2}, Paddings: [][2]int{{c.pad0, c.pad1}, {c.pad0, c.pad1}}}
+		o := outSize(c.in, c.k, 1, c.pad0, c.pad1, 1, 2)
+		p.OutSpatial = []int{o, o}
+		in := randSlice(r, p.Batch*c.in*c.in*c.ci)
+		ker := randSlice(r, c.k*c.k*c.ci*c.co)
+		want, scale := refConv(p, in, ker)
+		m := p.Batch * o * o
+		for _, workers := range []int{1, 2} {
+			out := make([]float32, m*c.co)
+			for i := range out {
+				out[i] = float32(math.NaN())
+			}
+			seen := make([]int, m)
+			var mu sync.Mutex
+			epi := func(r0, r1 int) {
+				mu.Lock()
+				defer mu.Unlock()
+				for row := r0; row < r1; row++ {
+					seen[row]++
+					for j := row * c.co; j < (row+1)*c.co; j++ {
+						if !(math.Abs(float64(out[j])-want[j]) <= 1e-5*scale[j]+1e-6) {
+							t.Errorf("%+v workers %d: epilogue saw row %d before element %d was final", c, workers, row, j)
+							return
+						}
+					}
+				}
+			}
+			if err := New(Options{Workers: workers}).ConvEpilogue(p, in, ker, out, epi); err != nil {
+				t.Fatal(err)
+			}
+			for i := range out {
+				if !(math.Abs(float64(out[i])-want[i]) <= 1e-5*scale[i]+1e-6) {
+					t.Fatalf("%+v workers %d: [%d] = %g, want %g", c, workers, i, out[i], want[i])
+				}
+			}
+			for row, n := range seen {
+				if n != 1 {
+					t.Fatalf("%+v workers %d: epilogue saw row %d %d times", c, workers, row, n)
+				}
+			}
 		}
 	}
 }

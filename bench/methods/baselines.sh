@@ -11,7 +11,8 @@
 #
 #   bench/methods/baselines.sh [DIR]        # DIR default out/baselines
 #
-# Environment: SWAV_EMBED (the binary, default out/swav-embed), GOMAXPROCS,
+# Environment: SWAV_EMBED (the binary, default out/swav-embed), GOMAXPROCS, FASHION_MNIST
+# (the directory of the IDX files, default /usr/share/datasets/fashion-mnist),
 # PROBE_FLAGS (extra probe flags, for tests only: e.g. "--epochs 2"; empty for the table).
 set -euo pipefail
 cd "$(dirname "$0")/../.."

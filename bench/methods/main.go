@@ -74,12 +74,12 @@ func (u usageError) Error() string { return u.msg }
 
 // config is the command line.
 type config struct {
-	out, bin, curve, png, baselines, trainIdx, testIdx string
-	rows                                               []Row
-	budget                                             time.Duration
-	threads, snapshots, calibrate, maxSteps            int
-	probeFlags                                         []string
-	log                                                io.Writer
+	out, bin, curve, png, baselines, data, trainIdx, testIdx string
+	rows                                                     []Row
+	budget                                                   time.Duration
+	threads, snapshots, calibrate, maxSteps                  int
+	probeFlags                                               []string
+	log                                                      io.Writer
 }
 
 func run(ctx gocontext.Context, args []string, stdout, stderr io.Writer) error {
@@ -89,7 +89,6 @@ func run(ctx gocontext.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("methods "+args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	c := config{log: stderr}
-	fm := "/usr/share/datasets/fashion-mnist"
 	fs.StringVar(&c.out, "out", "out/methods", "directory of the rows and the results")
 	rows := fs.String("rows", "", "comma-separated rows to run (default all: swav, swav-2x28, simclr, simclr-mc, moco, pirl)")
 	fs.DurationVar(&c.budget, "budget", 60*time.Minute, "training time per row (the issue: 60m on 1 thread with two rows side by side, or 30m on 2 threads)")
@@ -101,8 +100,7 @@ func run(ctx gocontext.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&c.curve, "curve", "out/curve", "the bench/curve binary")
 	fs.StringVar(&c.png, "png", "docs/methods-curve.png", "accuracy-against-time PNG")
 	fs.StringVar(&c.baselines, "baselines", "out/baselines", "directory of the raw-pixel and random-network probes (bench/methods/baselines.sh)")
-	fs.StringVar(&c.trainIdx, "train-idx", fm+"/train-images-idx3-ubyte.gz", "training images (IDX)")
-	fs.StringVar(&c.testIdx, "test-idx", fm+"/t10k-images-idx3-ubyte.gz", "test images (IDX)")
+	fs.StringVar(&c.data, "data", "/usr/share/datasets/fashion-mnist", "directory of the Fashion-MNIST IDX files (train- and t10k-, images and labels; a subset of the same names for tests)")
 	probeFlags := fs.String("probe-flags", "", "extra probe flags, for tests only (e.g. \"--epochs 2\"); empty for the table")
 	if err := fs.Parse(args[1:]); err != nil {
 		return usageError{err.Error()}
@@ -121,10 +119,14 @@ func run(ctx gocontext.Context, args []string, stdout, stderr io.Writer) error {
 		return usageError{"methods: -snapshots must be ≥ 1, -calibrate ≥ 10 and -budget > 0"}
 	}
 	c.probeFlags = strings.Fields(*probeFlags)
+	c.trainIdx = filepath.Join(c.data, "train-images-idx3-ubyte.gz")
+	c.testIdx = filepath.Join(c.data, "t10k-images-idx3-ubyte.gz")
 	for _, need := range []struct{ path, how string }{
 		{c.bin, "go build -o out/swav-embed ./cmd/swav-embed"},
 		{c.curve, "go build -o out/curve ./bench/curve"},
 		{"bench/methods/baselines.sh", "run methods from the repository root"},
+		{c.trainIdx, "give -data the directory of the Fashion-MNIST IDX files"},
+		{c.testIdx, "give -data the directory of the Fashion-MNIST IDX files"},
 	} {
 		if !exists(need.path) {
 			return fmt.Errorf("%s is missing: %s", need.path, need.how)
@@ -155,6 +157,8 @@ func (c *config) command(ctx gocontext.Context, logPath, name string, args ...st
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Stdout, cmd.Stderr = lf, lf
 	cmd.Env = append(os.Environ(), "GOMAXPROCS="+strconv.Itoa(c.threads))
+	// Its own process group, so a Ctrl-C at the terminal reaches it once, from here.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	cmd.WaitDelay = 5 * time.Minute
 	if err := cmd.Run(); err != nil {
@@ -403,7 +407,7 @@ func (c *config) probe(ctx gocontext.Context, dir, snap string, s int) error {
 func (c *config) report(ctx gocontext.Context, stdout io.Writer) error {
 	var b strings.Builder
 	bl := exec.CommandContext(ctx, "bash", "bench/methods/baselines.sh", c.baselines)
-	bl.Env = append(os.Environ(), "GOMAXPROCS="+strconv.Itoa(c.threads), "SWAV_EMBED="+c.bin, "PROBE_FLAGS="+strings.Join(c.probeFlags, " "))
+	bl.Env = append(os.Environ(), "GOMAXPROCS="+strconv.Itoa(c.threads), "SWAV_EMBED="+c.bin, "FASHION_MNIST="+c.data, "PROBE_FLAGS="+strings.Join(c.probeFlags, " "))
 	bl.Stderr = c.log
 	c.logf("baselines (probed once, then cached in %s)", c.baselines)
 	base, err := bl.Output()

@@ -257,9 +257,10 @@ func (e *Engine) workersFor(flops float64, units int) int {
 }
 
 // parallel runs fn(lo, hi) over [0, units) split into `pieces` contiguous
-// ranges, executed by w goroutines that each take the next free range. With
-// more pieces than workers, a worker whose core is busy with another process
-// (the machines are shared) takes fewer pieces instead of holding everyone up.
+// ranges, executed by w goroutines (the caller and w − 1 others) that each
+// take the next free range. With more pieces than workers, a worker whose
+// core is busy with another process (the machines are shared) takes fewer
+// pieces instead of holding everyone up.
 func parallel(w, units, pieces int, fn func(lo, hi int)) {
 	pieces = max(1, min(pieces, units))
 	if w <= 1 || pieces == 1 {
@@ -271,21 +272,27 @@ func parallel(w, units, pieces int, fn func(lo, hi int)) {
 		next atomic.Int64
 		wg   sync.WaitGroup
 	)
-	for i := 0; i < w; i++ {
-		wg.Add(1)
+	work := func() {
+		for {
+			p := int(next.Add(1) - 1)
+			if p >= pieces {
+				return
+			}
+			if lo, hi := units*p/pieces, units*(p+1)/pieces; lo < hi {
+				fn(lo, hi)
+			}
+		}
+	}
+	// The caller is one of the w workers: w − 1 goroutines to start and
+	// wake, not w plus waking the caller again.
+	wg.Add(w - 1)
+	for i := 1; i < w; i++ {
 		go func() {
 			defer wg.Done()
-			for {
-				p := int(next.Add(1) - 1)
-				if p >= pieces {
-					return
-				}
-				if lo, hi := units*p/pieces, units*(p+1)/pieces; lo < hi {
-					fn(lo, hi)
-				}
-			}
+			work()
 		}()
 	}
+	work()
 	wg.Wait()
 }
 

@@ -286,7 +286,7 @@ func unaryRun(e *gemm.Engine, op ewOp, d, x []float32, step int) {
 			d[j] = float32(1 / math.Sqrt(float64(v)))
 		}
 	case ewExp:
-		exp32(d, x) // float32(math.Exp(float64(v))) bit for bit, faster.
+		exp32(d, x, e.UsesAsm()) // float32(math.Exp(float64(v))) bit for bit, faster.
 	case ewExpMath:
 		for j, v := range x {
 			d[j] = float32(math.Exp(float64(v)))

@@ -13,10 +13,28 @@ import "math"
 // the value lies within a few ulps of a boundary (a midpoint between two
 // float32s): those values, about one in a million, and every input outside
 // [expLo, expHi] (float32 subnormals and overflow, NaN) take math.Exp itself.
-func exp32(d, x []float32) {
+//
+// With useAsm (an engine whose kernels use AVX2 and FMA), groups of 4 values run
+// in assembly (expAsm, a different algorithm with the same guarantee), and the
+// groups it declines, one value at a time here.
+func exp32(d, x []float32, useAsm bool) {
 	x = x[:len(d)]
-	for j, v := range x {
-		d[j] = exp32One(v)
+	for len(d) > 0 {
+		if useAsm {
+			n := expAsm(d, x)
+			d, x = d[n:], x[n:]
+		}
+		m := min(len(d), 4)
+		for j, v := range x[:m] {
+			d[j] = exp32One(v)
+		}
+		d, x = d[m:], x[m:]
+		if !useAsm {
+			for j, v := range x {
+				d[j] = exp32One(v)
+			}
+			return
+		}
 	}
 }
 

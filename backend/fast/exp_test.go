@@ -7,6 +7,8 @@ import (
 
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX's idiom for graph code.
 	"github.com/gomlx/gomlx/pkg/core/tensors"
+
+	"github.com/swav-go/swav/internal/gemm"
 )
 
 // expRef is what exp32 must reproduce bit for bit.
@@ -15,14 +17,23 @@ func expRef(v float32) float32 { return float32(math.Exp(float64(v))) }
 // checkExp32 compares exp32 with expRef on xs, bit for bit (NaN matching NaN).
 func checkExp32(t *testing.T, xs []float32) {
 	t.Helper()
+	checkExp32With(t, xs, false)
+	if gemm.HasAsmKernels() {
+		checkExp32With(t, xs, true)
+	}
+}
+
+// checkExp32With is checkExp32 with or without the assembly.
+func checkExp32With(t *testing.T, xs []float32, useAsm bool) {
+	t.Helper()
 	d := make([]float32, len(xs))
-	exp32(d, xs)
+	exp32(d, xs, useAsm)
 	bad := 0
 	for j, v := range xs {
 		want := expRef(v)
 		if math.Float32bits(d[j]) != math.Float32bits(want) && !(d[j] != d[j] && want != want) {
 			if bad++; bad <= 10 {
-				t.Errorf("exp32(%v = %#08x) = %v (%#08x), math.Exp gives %v (%#08x)", v, math.Float32bits(v),
+				t.Errorf("asm %v: exp32(%v = %#08x) = %v (%#08x), math.Exp gives %v (%#08x)", useAsm, v, math.Float32bits(v),
 					d[j], math.Float32bits(d[j]), want, math.Float32bits(want))
 			}
 		}
@@ -42,7 +53,7 @@ func TestExp32Special(t *testing.T) {
 		math.MaxFloat32, -math.MaxFloat32}
 	checkExp32(t, xs)
 	d := make([]float32, 3)
-	exp32(d, []float32{0, float32(math.Inf(-1)), float32(math.Inf(1))})
+	exp32(d, []float32{0, float32(math.Inf(-1)), float32(math.Inf(1))}, gemm.HasAsmKernels())
 	if d[0] != 1 || d[1] != 0 || !math.IsInf(float64(d[2]), 1) {
 		t.Errorf("exp(0, -Inf, +Inf) = %v, want 1, 0, +Inf", d)
 	}
@@ -130,9 +141,15 @@ func BenchmarkExp32(b *testing.B) {
 		xs[j] = float32(-40 * r.Float64())
 	}
 	d := make([]float32, len(xs))
-	b.Run("fast", func(b *testing.B) {
+	b.Run("go", func(b *testing.B) {
 		for range b.N {
-			exp32(d, xs)
+			exp32(d, xs, false)
+		}
+		b.SetBytes(4 * int64(len(xs)))
+	})
+	b.Run("asm", func(b *testing.B) {
+		for range b.N {
+			exp32(d, xs, gemm.HasAsmKernels())
 		}
 		b.SetBytes(4 * int64(len(xs)))
 	})

@@ -1799,25 +1799,6 @@ func (b *Builder) Tanh(p0 backends.Op) (backends.Op, error) {
 	return outs[0], nil
 }
 
-// Transpose records a Transpose node; see backends.StandardOps.
-func (b *Builder) Transpose(p0 backends.Op, p1 ...int) (backends.Op, error) {
-	var inputs []backends.Op
-	inputs = append(inputs, p0)
-	p1 = slices.Clone(p1)
-	outs, err := b.record(backends.OpTypeTranspose, inputs, 1, func(d backends.Builder, in []backends.Op) ([]backends.Op, error) {
-		off := 0
-		a0 := in[off]
-		off++
-		_ = off
-		o0, err := d.Transpose(a0, p1...)
-		return []backends.Op{o0}, err
-	}, nil)
-	if err != nil {
-		return nil, err
-	}
-	return outs[0], nil
-}
-
 // Where records a Where node; see backends.StandardOps.
 func (b *Builder) Where(p0 backends.Op, p1 backends.Op, p2 backends.Op) (backends.Op, error) {
 	var inputs []backends.Op

@@ -31,6 +31,7 @@ var handWritten = map[string]bool{
 	"ReduceMax":           true,
 	"ReduceWindow":        true,
 	"SelectAndScatterMax": true,
+	"Transpose":           true,
 }
 
 func main() {

@@ -37,8 +37,10 @@ func Plot(pts []Point, pngPath, title string) error {
 	p.X.Label.Text = "training time (minutes)"
 	p.Y.Label.Text = "top-1 accuracy (%): solid linear probe, dashed kNN-20"
 	p.Add(plotter.NewGrid())
-	p.Legend.Top = false
-	p.Legend.Left = false
+	// The legend sits top left, in head room kept above the highest line.
+	p.Legend.Top = true
+	p.Legend.Left = true
+	p.Legend.XOffs = vg.Points(8)
 	maxMin := 0.0
 	lo, hi := math.Inf(1), math.Inf(-1)
 	drawn := 0
@@ -108,7 +110,8 @@ func Plot(pts []Point, pngPath, title string) error {
 	p.X.Min = 0
 	p.X.Max = maxMin * 1.02
 	pad := math.Max(0.5, 0.05*(hi-lo))
-	p.Y.Min, p.Y.Max = lo-pad, hi+pad
+	room := math.Max(2, 0.06*float64(len(names))*(hi-lo+2*pad))
+	p.Y.Min, p.Y.Max = lo-pad, hi+pad+room
 	wt, err := p.WriterTo(9*vg.Inch, 5.5*vg.Inch, "png")
 	if err != nil {
 		return fmt.Errorf("plot %s: %w", pngPath, err)

@@ -42,7 +42,11 @@ fi
 mkdir -p "$pdir"
 
 # header FIELD CHECKPOINT: the first integer value of "FIELD" in the checkpoint's header.
-header() { "$bin" inspect "$2" | sed -n "s/^ *\"$1\": \([0-9][0-9]*\).*/\1/p" | head -n 1; }
+header() {
+  local h
+  h=$("$bin" inspect "$2") || return 1
+  awk -v k="\"$1\":" '$1 == k { v = $2; gsub(/[^0-9]/, "", v); print v; exit }' <<<"$h"
+}
 
 # seconds STEP WALL: training seconds at STEP from the metrics and the log, checked
 # against the header's wall_seconds WALL.

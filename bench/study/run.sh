@@ -23,7 +23,7 @@ base=(--idx "$fm/train-images-idx3-ubyte.gz" --arch small --epochs "$epochs" --b
   --freeze-prototypes-niters "$((63 * epochs))" --size-crops 28,16 --queue-length 512
   --epoch-queue-starts 0 --seed 31 --checkpoint-every 200)
 start=$(date +%s)
-$bin pretrain "${base[@]}" "$@" --out "$dir/model.swav" --resume >"$dir/pretrain.log" 2>&1
+$bin pretrain "${base[@]}" "$@" --out "$dir/model.swav" --resume >>"$dir/pretrain.log" 2>&1
 train_s=$(( $(date +%s) - start ))
 steps=$(tail -n 1 "$dir/model.swav.metrics.jsonl" | sed -n 's/.*"step":\([0-9]*\).*/\1/p')
 $bin export "$dir/model.swav" --out "$dir/model-bn.swav" --bn-idx "$fm/train-images-idx3-ubyte.gz" >"$dir/export.log" 2>&1

@@ -10,8 +10,9 @@
 # Resumable: run the same command again after a stop and it continues from the last
 # checkpoint (the schedule is that of all EPOCHS). Snapshots: out/study/NAME/snap-STEP.swav;
 # probe them with bench/study/probe-snapshots.sh (which reads each one's step from its
-# header: the keeper may file the final checkpoint under the last multiple of 312). Environment: SWAV_EMBED (the binary; default
-# out/swav-embed-study), GOMAXPROCS (threads; default 2, the whole machine).
+# header: the keeper may file the final checkpoint under the last multiple of 312).
+# Environment: SWAV_EMBED (the binary; default out/swav-embed-study), GOMAXPROCS
+# (threads; default 2, the whole machine).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 name=$1 epochs=$2; shift 2

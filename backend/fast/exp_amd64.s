@@ -1,6 +1,9 @@
 // expAVX2: the float32 exponential of exp32, 4 lanes in float64 (see exp_amd64.go).
 //
-// The constants, each repeated in 4 lanes (32 bytes): lo at +0; hi at +32; inv at +64; shift at +96; ln2hi at +128; ln2lo at +160; c12 at +192; c11 at +224; c10 at +256; c9 at +288; c8 at +320; c7 at +352; c6 at +384; c5 at +416; c4 at +448; c3 at +480; c2 at +512; one at +544; bias at +576; midlo at +608; mask29 at +640; win at +672.
+// The constants, each repeated in 4 lanes (32 bytes): lo at +0; hi at +32; inv at +64;
+// shift at +96; ln2hi at +128; ln2lo at +160; c12 at +192; c11 at +224; c10 at +256; c9
+// at +288; c8 at +320; c7 at +352; c6 at +384; c5 at +416; c4 at +448; c3 at +480; c2 at
+// +512; one at +544; bias at +576; midlo at +608; mask29 at +640; win at +672.
 // lo, hi = -87, 88; inv = 1/ln 2; shift = 1.5·2^52; ln2hi + ln2lo = ln 2 (fdlibm's
 // split); c12…c2 = 1/12!…1/2!; one = 1; bias = 1023; midlo = 2^28 − 256;
 // mask29 = 2^29 − 1; win = 513.

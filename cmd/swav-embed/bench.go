@@ -75,7 +75,7 @@ func newBenchFashionCmd() *cobra.Command {
 }
 
 func newBenchPretrainCmd() *cobra.Command {
-	var steps, batch, small int
+	var steps, batch, small, prototypes int
 	var idx, cpuProfile string
 	cmd := &cobra.Command{
 		Use:   "pretrain",
@@ -86,6 +86,9 @@ queue 512 from the first step, seed 31), timing every step after the first (whic
 the graph). With GOMLX_BACKEND=swav:stats the backend's time per step kind is printed too.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if prototypes < 1 {
+				return &usageError{fmt.Errorf("%s: --nmb-prototypes is %d: it must be at least 1", cmd.CommandPath(), prototypes)}
+			}
 			be, err := newBackend()
 			if err != nil {
 				return err
@@ -102,7 +105,9 @@ the graph). With GOMLX_BACKEND=swav:stats the backend's time per step kind is pr
 			var times []time.Time
 			crops := augment.DefaultSmall(28)
 			crops.Crops[1].Size = small
-			opts := pretrain.Options{Model: model.Small(1), Crops: crops, BatchSize: batch, Epochs: 5,
+			net := model.Small(1)
+			net.Prototypes = prototypes
+			opts := pretrain.Options{Model: net, Crops: crops, BatchSize: batch, Epochs: 5,
 				BaseLR: 4.8, WarmupEpochs: 0.5, FreezePrototypesIters: 313, QueueLength: 512, EpochQueueStarts: 0,
 				MaxSteps: steps + 1, Seed: 31, Checkpoint: filepath.Join(dir, "bench.swav"), CheckpointEvery: 1 << 30,
 				MetricsPath: "-", PlotPath: "-", Backend: be,
@@ -136,6 +141,7 @@ the graph). With GOMLX_BACKEND=swav:stats the backend's time per step kind is pr
 	}
 	cmd.Flags().IntVar(&steps, "steps", 5, "timed steps (after one warm-up step)")
 	batchSizeFlag(cmd.Flags(), &batch, 64, "source images per step")
+	cmd.Flags().IntVar(&prototypes, "nmb-prototypes", model.Small(1).Prototypes, "prototypes (the recipe study's long run uses 3000)")
 	cmd.Flags().IntVar(&small, "small-size", 14, "size of the 4 small crops (ref_swav.py's default is 16)")
 	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the timed steps to this file")
 	cmd.Flags().StringVar(&idx, "idx", filepath.Join(dataset.DefaultFashionMNISTDir, "train-images-idx3-ubyte.gz"), "training images (IDX)")

@@ -211,6 +211,7 @@ func TestCountFlagsMustBePositive(t *testing.T) {
 		{"cluster", "../../testdata/images/*", "--out", out + ".csv", "--workers", "0"},
 		{"bench", "pretrain", "--batch", "0"},
 		{"bench", "pretrain", "--steps", "-1"},
+		{"bench", "pretrain", "--nmb-prototypes", "0"},
 		{"bench", "embed", "--batch", "-8"},
 		{"bench", "embed", "--batches", "0"},
 	} {

@@ -103,6 +103,11 @@
 //	             not by gemm.ConvKernelGrad (comparison)
 //	kgradgather  run gemm.ConvKernelGrad in its general form only, the input
 //	             gathered into panels, not read in place (comparison)
+//	kgradunits   split gemm.ConvKernelGrad's work between workers by tiles of
+//	             the result, not by pixel ranges: slower at 2+ threads, but its
+//	             result is bit for bit the same for any number of workers (the
+//	             default pixel split sums per-range partial results, so its last
+//	             bits depend on the worker count)
 //	noreducefuse do not fuse elementwise operands into reductions, and
 //	             materialise broadcasts read by several fused groups (comparison)
 //	mathexp      compute Exp by math.Exp per element, not by the faster exp32
@@ -214,10 +219,12 @@ func New(config string) (backends.Backend, error) {
 			opts.NoWinograd = true
 		case "kgradgather":
 			opts.KernelGradGather = true
+		case "kgradunits":
+			opts.KernelGradSplitUnits = true
 		case "nohot":
 			noHot = true
 		default:
-			return nil, fmt.Errorf("backend %s: unknown option %q (known: workers=N, delegate=swavgo|go, purego, nowinograd, nokgrad, kgradgather, noreducefuse, mathexp, nohot, nofuse, stats, elementwise_min=N)",
+			return nil, fmt.Errorf("backend %s: unknown option %q (known: workers=N, delegate=swavgo|go, purego, nowinograd, nokgrad, kgradgather, kgradunits, noreducefuse, mathexp, nohot, nofuse, stats, elementwise_min=N)",
 				BackendName, part)
 		}
 	}

@@ -666,7 +666,7 @@ func TestConvKernelGradient(t *testing.T) {
 			}
 			inputs := []*tensors.Tensor{x, k}
 			want := runGraph(t, newRef(t), fn, inputs)
-			for _, cfg := range []string{"", "workers=1", "workers=2", "purego,workers=1", "kgradgather", "kgradgather,workers=2", "nokgrad"} {
+			for _, cfg := range []string{"", "workers=1", "workers=2", "purego,workers=1", "kgradgather", "kgradgather,workers=2", "kgradunits,workers=2", "nokgrad"} {
 				b := newFast(t, cfg+",stats")
 				got := runGraph(t, b, fn, inputs)
 				closeEnough(t, fmt.Sprintf("config %q kernel gradient", cfg), got[0], want[0], 1e-5)
@@ -676,6 +676,36 @@ func TestConvKernelGradient(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestConvKernelGradientWorkers: a kernel gradient large enough for the pixel split
+// (batch 8 of 14×14×32 → 32) differs in its last bits between 1 and 2 workers by
+// default, and is the same bit for bit for 1, 2 and 3 workers with kgradunits.
+func TestConvKernelGradientWorkers(t *testing.T) {
+	r := rand.New(rand.NewPCG(31, 32))
+	inputs := []*tensors.Tensor{randTensor(r, 8, 14, 14, 32), randTensor(r, 3, 3, 32, 32)}
+	fn := func(in []*Node) []*Node {
+		y := Convolve(in[0], in[1]).PaddingPerDim([][2]int{{1, 1}, {1, 1}}).Done()
+		loss := ReduceAllSum(Mul(y, Sin(Iota(y.Graph(), y.Shape(), 3))))
+		return []*Node{Gradient(loss, in[1])[0]}
+	}
+	same := func(a, b []float32) bool {
+		for i := range a {
+			if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
+				return false
+			}
+		}
+		return true
+	}
+	if same(runGraph(t, newFast(t, "workers=1"), fn, inputs)[0], runGraph(t, newFast(t, "workers=2"), fn, inputs)[0]) {
+		t.Error("the default kernel gradient gives the same bits for 1 and 2 workers: the pixel split did not run, so this test shows nothing")
+	}
+	one := runGraph(t, newFast(t, "kgradunits,workers=1"), fn, inputs)[0]
+	for _, cfg := range []string{"kgradunits,workers=2", "kgradunits,workers=3"} {
+		if !same(runGraph(t, newFast(t, cfg), fn, inputs)[0], one) {
+			t.Errorf("config %q: not the bits of one worker", cfg)
+		}
 	}
 }
 

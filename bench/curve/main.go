@@ -30,6 +30,8 @@ import (
 	"io"
 	"os"
 	"strconv"
+
+	"github.com/swav-go/swav/internal/atomicfile"
 )
 
 func main() {
@@ -132,7 +134,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 			if err != nil {
 				return fmt.Errorf("results %s: %w", *jsonOut, err)
 			}
-			if err := writeAtomic(*jsonOut, append(b, '\n')); err != nil {
+			if err := atomicfile.WriteFile(*jsonOut, append(b, '\n')); err != nil {
 				return err
 			}
 		}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"math"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -13,6 +12,8 @@ import (
 	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
+
+	"github.com/swav-go/swav/internal/atomicfile"
 )
 
 // isBaseline reports whether a run is an untrained baseline (raw pixels, a random
@@ -120,31 +121,7 @@ func Plot(pts []Point, pngPath, title string) error {
 	if _, err := wt.WriteTo(&buf); err != nil {
 		return fmt.Errorf("plot %s: %w", pngPath, err)
 	}
-	return writeAtomic(pngPath, buf.Bytes())
-}
-
-// writeAtomic writes data to a temporary file beside path and renames it over path, so
-// a reader never sees half a file.
-func writeAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	_, err = tmp.Write(data)
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp.Name(), 0o644)
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+	return atomicfile.WriteFile(pngPath, buf.Bytes())
 }
 
 // Table renders the last point of every run (its longest training) as a Markdown table:

@@ -51,6 +51,7 @@ import (
 	"time"
 
 	"github.com/swav-go/swav/checkpoint"
+	"github.com/swav-go/swav/internal/atomicfile"
 	"github.com/swav-go/swav/internal/userfile"
 )
 
@@ -193,31 +194,7 @@ func copyFile(src, dst string) error {
 	if err != nil {
 		return err
 	}
-	return writeFile(dst, b)
-}
-
-// writeFile writes data to a temporary file beside path and renames it over path, so a
-// reader (another lane's report) never sees half a file.
-func writeFile(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	_, err = tmp.Write(data)
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp.Name(), 0o644)
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+	return atomicfile.WriteFile(dst, b)
 }
 
 func (c *config) pretrainArgs(r Row, epochs int) []string {
@@ -281,7 +258,7 @@ func (c *config) calibrateRow(ctx gocontext.Context, r Row, dir string) (Calibra
 	cal.Snapshots = Checkpoints(total, c.snapshots)
 	cal.Segments = len(cal.Snapshots)
 	b, _ := json.MarshalIndent(cal, "", "  ")
-	if err := writeFile(path, append(b, '\n')); err != nil {
+	if err := atomicfile.WriteFile(path, append(b, '\n')); err != nil {
 		return cal, err
 	}
 	c.logf("%s: %.3f s/step, %.0f s overhead per session: %d epochs (%d steps), predicted %.1f min of %.1f (fits: %v)",
@@ -419,7 +396,7 @@ func (c *config) report(ctx gocontext.Context, stdout io.Writer) error {
 		return err
 	}
 	points := filepath.Join(c.out, "points.tsv")
-	if err := writeFile(points, []byte(b.String())); err != nil {
+	if err := atomicfile.WriteFile(points, []byte(b.String())); err != nil {
 		return err
 	}
 	if err := c.curveRun(ctx, "plot", "-points", points, "-out", c.png, "-title", "Fashion-MNIST, small ResNet: probe accuracy against training time"); err != nil {
@@ -429,7 +406,7 @@ func (c *config) report(ctx gocontext.Context, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("curve table: %w", err)
 	}
-	if err := writeFile(filepath.Join(c.out, "table.md"), table); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(c.out, "table.md"), table); err != nil {
 		return err
 	}
 	_, err = stdout.Write(table)

@@ -132,9 +132,22 @@ func kgGeometryOf(p *ConvParams) kgGeometry {
 // result (the first into acc, overwritten), and the copies are summed in
 // range order.
 func (e *Engine) kgGatherSplitPixels(g *kgGeometry, input, outGrad, packed, acc []float32, w int) {
-	pixels := g.n * g.oh * g.ow
 	cols := g.kh * g.kw * g.ci
 	mPanels := (g.co + MR - 1) / MR
+	e.splitPixels(g.n*g.oh*g.ow, w, acc, func(dst []float32, kBlock, q0, q1 int) {
+		for pc := q0; pc < q1; pc += kBlock {
+			packGradA(packed[pc*mPanels*MR:], outGrad, g.co, pc, min(kBlock, q1-pc))
+		}
+		e.kgRange(g, input, packed, dst, kBlock, 0, cols, q0, q1)
+	})
+}
+
+// splitPixels runs reduce over w contiguous ranges [q0, q1) of pixels, each a
+// whole number of balanced K blocks of kBlock pixels, in parallel: range 0
+// writes acc itself, the others a private accumulator of acc's size; reduce
+// must overwrite its dst. The private results are then added to acc in range
+// order, so the result depends on w only, not on who ran what.
+func (e *Engine) splitPixels(pixels, w int, acc []float32, reduce func(dst []float32, kBlock, q0, q1 int)) {
 	nb := max((pixels+KC-1)/KC, w)
 	kBlock := (pixels + nb - 1) / nb
 	nb = (pixels + kBlock - 1) / kBlock
@@ -147,11 +160,7 @@ func (e *Engine) kgGatherSplitPixels(g *kgGeometry, input, outGrad, packed, acc 
 				accs[r].kgAcc = grow(accs[r].kgAcc, len(acc))
 				dst = accs[r].kgAcc
 			}
-			q0, q1 := min(pixels, nb*r/w*kBlock), min(pixels, nb*(r+1)/w*kBlock)
-			for pc := q0; pc < q1; pc += kBlock {
-				packGradA(packed[pc*mPanels*MR:], outGrad, g.co, pc, min(kBlock, q1-pc))
-			}
-			e.kgRange(g, input, packed, dst, kBlock, 0, cols, q0, q1)
+			reduce(dst, kBlock, min(pixels, nb*r/w*kBlock), min(pixels, nb*(r+1)/w*kBlock))
 		}
 	})
 	e.sumRanges(acc, accs[1:])

@@ -84,33 +84,11 @@ func kgSplitPixels(kgLen, inLen, pixels, w int) bool {
 // kgInPlaceSplitPixels is kgInPlace's split by pixel ranges over w workers
 // (kg overwritten).
 func (e *Engine) kgInPlaceSplitPixels(g *kgGeometry, input, outGrad, kg []float32, w int) {
-	pixels := g.n * g.h * g.w
-	taps := g.kh * g.kw
-	groups := (g.ci + MR - 1) / MR
-	nPan := (g.co + NR - 1) / NR
-	units := nPan * taps * groups
-	// Every range is a whole number of balanced K blocks.
-	nb := max((pixels+KC-1)/KC, w)
-	kBlock := (pixels + nb - 1) / nb
-	nb = (pixels + kBlock - 1) / kBlock
-	accs := make([]*scratch, w)
-	parallel(w, w, w, func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			acc := kg
-			if r > 0 {
-				accs[r] = e.getScratch()
-				accs[r].kgAcc = grow(accs[r].kgAcc, len(kg))
-				acc = accs[r].kgAcc
-			}
-			clear(acc)
-			q0, q1 := min(pixels, nb*r/w*kBlock), min(pixels, nb*(r+1)/w*kBlock)
-			e.kgInPlaceRange(g, input, outGrad, acc, kBlock, 0, units, q0, q1)
-		}
+	units := (g.co + NR - 1) / NR * g.kh * g.kw * ((g.ci + MR - 1) / MR)
+	e.splitPixels(g.n*g.h*g.w, w, kg, func(acc []float32, kBlock, q0, q1 int) {
+		clear(acc)
+		e.kgInPlaceRange(g, input, outGrad, acc, kBlock, 0, units, q0, q1)
 	})
-	e.sumRanges(kg, accs[1:])
-	for _, s := range accs[1:] {
-		e.putScratch(s)
-	}
 }
 
 // kgInPlaceRange adds to kg the tiles of units [lo, hi) over the pixels

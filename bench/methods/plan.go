@@ -22,7 +22,7 @@ type Row struct {
 // scaled to images up to 64 px (pretrain/{swav,simclr,moco,pirl}); the only flags added
 // are those that define the row (no multi-crop for SwAV: --nmb-crops 2,-1 drops the
 // local crops and keeps the two 28-px crops at scale 0.14–1; four 16-px crops for
-// SimCLR).
+// SimCLR and, beyond the paper's table, for MoCo v2 as extra queries).
 func Rows() []Row {
 	return []Row{
 		{"swav", "swav", nil,
@@ -35,6 +35,8 @@ func Rows() []Row {
 			"SimCLR 2×28+4×16 (multi-crop: --small-crops 4), NT-Xent τ 0.5, LARS, base lr 4.8"},
 		{"moco", "moco", nil,
 			"MoCo v2 2×28, queue 5.1 % of the data (3072), m 0.999, InfoNCE τ 0.2, SGD base lr 0.03"},
+		{"moco-mc", "moco", []string{"--small-crops", "4"},
+			"MoCo v2 2×28+4×16 (multi-crop: --small-crops 4, local views as extra queries), queue 3072, m 0.999, InfoNCE τ 0.2, SGD base lr 0.03"},
 		{"pirl", "pirl", nil,
 			"PIRL 3×3 jigsaw, memory bank μ 0.5, NCE τ 0.07, λ 0.5, 1500 negatives, SGD base lr 0.03"},
 	}

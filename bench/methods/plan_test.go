@@ -79,7 +79,7 @@ func TestSelectRows(t *testing.T) {
 	for i, r := range all {
 		names[i] = r.Name
 	}
-	if strings.Join(names, ",") != "swav,swav-2x28,simclr,simclr-mc,moco,pirl" {
+	if strings.Join(names, ",") != "swav,swav-2x28,simclr,simclr-mc,moco,moco-mc,pirl" {
 		t.Fatalf("all rows: %v", names)
 	}
 	if _, err := SelectRows("byol"); err == nil || !strings.Contains(err.Error(), "the rows are: swav, swav-2x28") {
@@ -95,6 +95,9 @@ func TestSelectRows(t *testing.T) {
 	}
 	if m := byName["simclr-mc"]; m.Method != "simclr" || !slices.Equal(m.Flags, []string{"--small-crops", "4"}) || byName["simclr"].Flags != nil {
 		t.Fatalf("simclr rows %+v %+v", m, byName["simclr"])
+	}
+	if m := byName["moco-mc"]; m.Method != "moco" || !slices.Equal(m.Flags, []string{"--small-crops", "4"}) || byName["moco"].Flags != nil {
+		t.Fatalf("moco rows %+v %+v", m, byName["moco"])
 	}
 	if m := byName["swav-2x28"]; m.Method != "swav" || !slices.Equal(m.Flags, []string{"--nmb-crops", "2,-1"}) || byName["swav"].Flags != nil {
 		t.Fatalf("swav rows %+v %+v", m, byName["swav"])

@@ -27,23 +27,7 @@ func BenchmarkConv(b *testing.B) {
 		for _, workers := range []int{1, 2} {
 			e := New(Options{Workers: workers})
 			b.Run(fmt.Sprintf("b%d_%dx%dx%d_k%ds%d_co%d/threads=%d", batch, c.h, c.h, c.ci, c.k, c.s, c.co, workers), func(b *testing.B) {
-				if workers == 1 {
-					runtime.LockOSThread()
-					defer runtime.UnlockOSThread()
-				}
-				cpu0, proc0 := threadCPUTime(), processCPUTime()
-				for b.Loop() {
-					if err := e.Conv(p, in, ker, out); err != nil {
-						b.Fatal(err)
-					}
-				}
-				b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-				if cpu := threadCPUTime() - cpu0; workers == 1 && cpu > 0 {
-					b.ReportMetric(flops*float64(b.N)/cpu.Seconds()/1e9, "GFLOP/cpu-s")
-				}
-				if cpu := processCPUTime() - proc0; workers > 1 && cpu > 0 {
-					b.ReportMetric(flops*float64(b.N)/cpu.Seconds()/1e9, "GFLOP/proc-cpu-s")
-				}
+				benchGFLOPS(b, workers, flops, func() error { return e.Conv(p, in, ker, out) })
 			})
 		}
 	}
@@ -58,23 +42,7 @@ func BenchmarkConv(b *testing.B) {
 	for _, workers := range []int{1, 2} {
 		e := New(Options{Workers: workers})
 		b.Run(fmt.Sprintf("b64_14x14x64_k3_dil2_co32/threads=%d", workers), func(b *testing.B) {
-			if workers == 1 {
-				runtime.LockOSThread()
-				defer runtime.UnlockOSThread()
-			}
-			cpu0, proc0 := threadCPUTime(), processCPUTime()
-			for b.Loop() {
-				if err := e.Conv(p, in, ker, out); err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-			if cpu := threadCPUTime() - cpu0; workers == 1 && cpu > 0 {
-				b.ReportMetric(flops*float64(b.N)/cpu.Seconds()/1e9, "GFLOP/cpu-s")
-			}
-			if cpu := processCPUTime() - proc0; workers > 1 && cpu > 0 {
-				b.ReportMetric(flops*float64(b.N)/cpu.Seconds()/1e9, "GFLOP/proc-cpu-s")
-			}
+			benchGFLOPS(b, workers, flops, func() error { return e.Conv(p, in, ker, out) })
 		})
 	}
 }
@@ -109,5 +77,30 @@ func BenchmarkConvKernelGradient(b *testing.B) {
 				b.ReportMetric(flops*float64(b.N)/cpu.Seconds()/1e9, "GFLOP/cpu-s")
 			}
 		})
+	}
+}
+
+// benchGFLOPS times op as the benchmark's loop and reports GFLOP/s of wall time
+// for flops per call, and GFLOP per CPU-second: of the benchmark's own (locked)
+// thread with one worker, of the whole process with more (the second thread's
+// overhead shows there), both immune to time slicing by other tenants.
+func benchGFLOPS(b *testing.B, workers int, flops float64, op func() error) {
+	b.Helper()
+	if workers == 1 {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+	}
+	cpu0, proc0 := threadCPUTime(), processCPUTime()
+	for b.Loop() {
+		if err := op(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+	if cpu := threadCPUTime() - cpu0; workers == 1 && cpu > 0 {
+		b.ReportMetric(flops*float64(b.N)/cpu.Seconds()/1e9, "GFLOP/cpu-s")
+	}
+	if cpu := processCPUTime() - proc0; workers > 1 && cpu > 0 {
+		b.ReportMetric(flops*float64(b.N)/cpu.Seconds()/1e9, "GFLOP/proc-cpu-s")
 	}
 }

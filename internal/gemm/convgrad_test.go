@@ -430,23 +430,7 @@ func BenchmarkConvKernelGrad(b *testing.B) {
 			workers := run.workers
 			e := New(Options{Workers: workers, KernelGradGather: run.form == "gather", KernelGradSplitUnits: run.form == "units"})
 			b.Run(fmt.Sprintf("%dx%dx%d_s%d_co%d/threads=%d/%s", c.h, c.h, c.ci, c.s, c.co, workers, run.form), func(b *testing.B) {
-				if workers == 1 {
-					runtime.LockOSThread()
-					defer runtime.UnlockOSThread()
-				}
-				cpu0, proc0 := threadCPUTime(), processCPUTime()
-				for b.Loop() {
-					if err := e.ConvKernelGrad(p, in, og, kg); err != nil {
-						b.Fatal(err)
-					}
-				}
-				b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-				if cpu := threadCPUTime() - cpu0; workers == 1 && cpu > 0 {
-					b.ReportMetric(flops*float64(b.N)/cpu.Seconds()/1e9, "GFLOP/cpu-s")
-				}
-				if cpu := processCPUTime() - proc0; workers > 1 && cpu > 0 {
-					b.ReportMetric(flops*float64(b.N)/cpu.Seconds()/1e9, "GFLOP/proc-cpu-s")
-				}
+				benchGFLOPS(b, workers, flops, func() error { return e.ConvKernelGrad(p, in, og, kg) })
 			})
 		}
 	}

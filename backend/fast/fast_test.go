@@ -420,13 +420,7 @@ func TestHotOpsPlanned(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		hot := 0
-		for _, st := range exec.(*Executable).steps {
-			if st.hot != nil {
-				hot++
-			}
-		}
-		if hot != tc.wantHot {
+		if hot := hotSteps(exec); hot != tc.wantHot {
 			t.Errorf("config %q dtype %s: %d hot steps, want %d", tc.config, tc.dtype, hot, tc.wantHot)
 		}
 		exec.Finalize()
@@ -780,4 +774,15 @@ func TestGroupedReduce(t *testing.T) {
 			}
 		}
 	}
+}
+
+// hotSteps is how many of exec's steps run on this backend's hot path.
+func hotSteps(exec backends.Executable) int {
+	n := 0
+	for _, st := range exec.(*Executable).steps {
+		if st.hot != nil {
+			n++
+		}
+	}
+	return n
 }

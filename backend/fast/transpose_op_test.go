@@ -72,13 +72,7 @@ func TestTransposePlannedHot(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		hot := 0
-		for _, st := range exec.(*Executable).steps {
-			if st.hot != nil {
-				hot++
-			}
-		}
-		if hot != tc.wantHot {
+		if hot := hotSteps(exec); hot != tc.wantHot {
 			t.Errorf("config %q %s %v: %d hot steps, want %d", tc.config, tc.dtype, tc.dims, hot, tc.wantHot)
 		}
 		exec.Finalize()

@@ -47,10 +47,11 @@ type Options struct {
 	// Loss is SwAV's loss (ε, τ, Sinkhorn iterations, assignment crops).
 	Loss swavloss.Config
 
-	// Epochs, BatchSize, BaseLR, FinalLR, StartWarmupLR, WarmupEpochs, WeightDecay,
-	// Momentum, NoLARS and TrustCoefficient: see trainer.Options. WarmupEpochs 0 is 10 %
-	// of the run, negative no warmup.
+	// Epochs, Steps, BatchSize, BaseLR, FinalLR, StartWarmupLR, WarmupEpochs,
+	// WeightDecay, Momentum, NoLARS and TrustCoefficient: see trainer.Options.
+	// WarmupEpochs 0 is 10 % of the run, negative no warmup.
 	Epochs                         int
+	Steps                          int
 	BatchSize                      int
 	BaseLR, FinalLR, StartWarmupLR float64
 	WarmupEpochs                   float64
@@ -83,7 +84,7 @@ type Options struct {
 // Trainer returns the trainer's part of o.
 func (o Options) Trainer() trainer.Options {
 	return trainer.Options{
-		Model: o.Model, Input: o.Input, Epochs: o.Epochs, BatchSize: o.BatchSize, BaseLR: o.BaseLR, FinalLR: o.FinalLR,
+		Model: o.Model, Input: o.Input, Epochs: o.Epochs, Steps: o.Steps, BatchSize: o.BatchSize, BaseLR: o.BaseLR, FinalLR: o.FinalLR,
 		StartWarmupLR: o.StartWarmupLR, WarmupEpochs: o.WarmupEpochs, WeightDecay: o.WeightDecay,
 		Momentum: o.Momentum, NoLARS: o.NoLARS, TrustCoefficient: o.TrustCoefficient, Seed: o.Seed,
 		Workers: o.Workers, OnError: o.OnError, Checkpoint: o.Checkpoint, CheckpointEvery: o.CheckpointEvery,
@@ -124,7 +125,7 @@ func (o Options) WithDefaults(src dataset.Source) (Options, error) {
 	o.FreezePrototypesIters, o.QueueLength, o.EpochQueueStarts = c.FreezePrototypesIters, c.QueueLength, c.EpochQueueStarts
 	o.Epochs, o.BatchSize, o.BaseLR, o.FinalLR, o.StartWarmupLR = t.Epochs, t.BatchSize, t.BaseLR, t.FinalLR, t.StartWarmupLR
 	o.WarmupEpochs, o.WeightDecay, o.Momentum, o.NoLARS, o.TrustCoefficient = t.WarmupEpochs, t.WeightDecay, t.Momentum, t.NoLARS, t.TrustCoefficient
-	o.Workers, o.MetricsPath, o.PlotPath = t.Workers, t.MetricsPath, t.PlotPath
+	o.Steps, o.Workers, o.MetricsPath, o.PlotPath = t.Steps, t.Workers, t.MetricsPath, t.PlotPath
 	return o, nil
 }
 

@@ -8,16 +8,16 @@
 // and the accuracy-against-time PNG (bench/curve).
 //
 //	go build -o out/swav-embed ./cmd/swav-embed && go build -o out/curve ./bench/curve
-//	go build -o out/methods ./bench/methods
-//	GOMAXPROCS=1 out/methods run -rows swav,simclr,moco &      # two lanes side by side,
-//	GOMAXPROCS=1 out/methods run -rows swav-2x28,simclr-mc,pirl  # one thread each
-//	out/methods report                                          # table and PNG
+//	go build -o out/bench-methods ./bench/methods
+//	GOMAXPROCS=1 out/bench-methods run -rows swav,simclr,moco &      # two lanes side by side,
+//	GOMAXPROCS=1 out/bench-methods run -rows swav-2x28,simclr-mc,pirl  # one thread each
+//	out/bench-methods report                                          # table and PNG
 //
 // Each row, in OUT/ROW:
 //  1. Calibration (once; calibration.json): a short run of the row's recipe (-calibrate
 //     steps) measures its steady seconds per step and a session's overhead (the graph
-//     compilation of its first step); the row then gets the most whole epochs whose
-//     predicted training time fits -budget (see PlanEpochs: whole epochs, because the
+//     compilation of its first step); the row then gets the most steps whose
+//     predicted training time fits -budget, its schedule spanning them (see PlanSteps; the
 //     schedule is defined over them). Training time is the trainer's own (from each
 //     session's start, compilation included; curve seconds), as the table reports it.
 //  2. Training in -snapshots segments: `pretrain --resume --max-steps S` up to each
@@ -96,7 +96,7 @@ func run(ctx gocontext.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&c.threads, "threads", 0, "GOMAXPROCS of the pretrain and probe processes (default: this process's GOMAXPROCS)")
 	fs.IntVar(&c.snapshots, "snapshots", 3, "checkpoints probed per row, evenly spread (the last is the end of the run)")
 	fs.IntVar(&c.calibrate, "calibrate", 40, "steps of the calibration run")
-	fs.IntVar(&c.maxSteps, "max-steps", 0, "stop each row at this step (the schedule stays that of its epochs), for tests only; 0 for the table")
+	fs.IntVar(&c.maxSteps, "max-steps", 0, "stop each row at this step (the schedule stays that of its planned steps), for tests only; 0 for the table")
 	fs.StringVar(&c.bin, "swav-embed", "out/swav-embed", "the swav-embed binary")
 	fs.StringVar(&c.curve, "curve", "out/curve", "the bench/curve binary")
 	fs.StringVar(&c.png, "png", "docs/methods-curve.png", "accuracy-against-time PNG")
@@ -197,13 +197,32 @@ func copyFile(src, dst string) error {
 	return atomicfile.WriteFile(dst, b)
 }
 
-func (c *config) pretrainArgs(r Row, epochs int) []string {
+// pretrainArgs is the pretrain command line of row r with the schedule's length, e.g.
+// "--steps", "1500".
+func (c *config) pretrainArgs(r Row, length ...string) []string {
 	a := append([]string{"pretrain", "--method", r.Method}, sharedFlags(c.trainIdx)...)
-	a = append(a, "--epochs", strconv.Itoa(epochs))
+	a = append(a, length...)
 	return append(a, r.Flags...)
 }
 
-// calibrate measures the row (once) and plans its epochs.
+// lengthArgs is the schedule's length of a planned row: --steps, or --epochs for a
+// calibration written before rows were planned in steps.
+func lengthArgs(cal Calibration) []string {
+	if cal.TotalSteps > 0 {
+		return []string{"--steps", strconv.Itoa(cal.TotalSteps)}
+	}
+	return []string{"--epochs", strconv.Itoa(cal.Epochs)}
+}
+
+// totalSteps is the schedule's length of a planned row in steps.
+func (cal Calibration) totalSteps() int {
+	if cal.TotalSteps > 0 {
+		return cal.TotalSteps
+	}
+	return cal.Epochs * cal.ItersPerEpoch
+}
+
+// calibrateRow measures the row (once) and plans its steps.
 func (c *config) calibrateRow(ctx gocontext.Context, r Row, dir string) (Calibration, error) {
 	path := filepath.Join(dir, "calibration.json")
 	var cal Calibration
@@ -226,7 +245,7 @@ func (c *config) calibrateRow(ctx gocontext.Context, r Row, dir string) (Calibra
 	model := filepath.Join(cdir, "model.swav")
 	logPath := filepath.Join(cdir, "pretrain.log")
 	// One epoch is enough to measure the pace: a step costs the same in any epoch.
-	args := append(c.pretrainArgs(r, 1), "--max-steps", strconv.Itoa(c.calibrate), "--checkpoint-every", strconv.Itoa(c.calibrate),
+	args := append(c.pretrainArgs(r, "--epochs", "1"), "--max-steps", strconv.Itoa(c.calibrate), "--checkpoint-every", strconv.Itoa(c.calibrate),
 		"--plot", "-", "--out", model)
 	if err := c.command(ctx, logPath, c.bin, args...); err != nil {
 		return cal, err
@@ -250,8 +269,9 @@ func (c *config) calibrateRow(ctx gocontext.Context, r Row, dir string) (Calibra
 	cal = Calibration{Steps: c.calibrate, Warm: max(3, c.calibrate/5), ItersPerEpoch: iters, BatchSize: batch, Threads: c.threads,
 		BudgetSeconds: c.budget.Seconds(), Segments: c.snapshots}
 	cal.StepSeconds, cal.OverheadSeconds = Measure(secs, cal.Warm)
-	cal.Epochs, cal.PredictedSeconds, cal.Fits = PlanEpochs(cal.BudgetSeconds, cal.StepSeconds, cal.OverheadSeconds, iters, c.snapshots)
-	total := cal.Epochs * iters
+	cal.TotalSteps, cal.PredictedSeconds, cal.Fits = PlanSteps(cal.BudgetSeconds, cal.StepSeconds, cal.OverheadSeconds, iters, c.snapshots)
+	cal.Epochs = (cal.TotalSteps + iters - 1) / iters
+	total := cal.TotalSteps
 	if c.maxSteps > 0 && c.maxSteps < total {
 		total, cal.MaxSteps = c.maxSteps, c.maxSteps
 	}
@@ -261,8 +281,8 @@ func (c *config) calibrateRow(ctx gocontext.Context, r Row, dir string) (Calibra
 	if err := atomicfile.WriteFile(path, append(b, '\n')); err != nil {
 		return cal, err
 	}
-	c.logf("%s: %.3f s/step, %.0f s overhead per session: %d epochs (%d steps), predicted %.1f min of %.1f (fits: %v)",
-		r.Name, cal.StepSeconds, cal.OverheadSeconds, cal.Epochs, cal.Epochs*iters, cal.PredictedSeconds/60, cal.BudgetSeconds/60, cal.Fits)
+	c.logf("%s: %.3f s/step, %.0f s overhead per session: %d steps (%.2f epochs), predicted %.1f min of %.1f (fits: %v)",
+		r.Name, cal.StepSeconds, cal.OverheadSeconds, cal.TotalSteps, float64(cal.TotalSteps)/float64(iters), cal.PredictedSeconds/60, cal.BudgetSeconds/60, cal.Fits)
 	return cal, nil
 }
 
@@ -340,8 +360,8 @@ func (c *config) trainTo(ctx gocontext.Context, r Row, cal Calibration, model st
 			return nil
 		}
 	}
-	c.logf("%s: training to step %d of %d (%d epochs)", r.Name, s, cal.Epochs*cal.ItersPerEpoch, cal.Epochs)
-	args := append(c.pretrainArgs(r, cal.Epochs), "--max-steps", strconv.Itoa(s), "--checkpoint-every", "100",
+	c.logf("%s: training to step %d of %d (%.2f epochs)", r.Name, s, cal.totalSteps(), float64(cal.totalSteps())/float64(cal.ItersPerEpoch))
+	args := append(c.pretrainArgs(r, lengthArgs(cal)...), "--max-steps", strconv.Itoa(s), "--checkpoint-every", "100",
 		"--resume", "--out", model)
 	if err := c.command(ctx, filepath.Join(filepath.Dir(model), "pretrain.log"), c.bin, args...); err != nil {
 		return err
@@ -461,8 +481,8 @@ func (c *config) rowPoints(ctx gocontext.Context, b *strings.Builder) error {
 // rowNotes is the table's notes for a row: its recipe, epochs and thread count, and
 // whether it kept to the budget.
 func rowNotes(r Row, cal Calibration, secs float64) string {
-	n := fmt.Sprintf("%s; %d epoch(s) of %d steps at batch %d, %d thread(s), budget %.0f min", r.Notes, cal.Epochs, cal.ItersPerEpoch, cal.BatchSize,
-		cal.Threads, cal.BudgetSeconds/60)
+	n := fmt.Sprintf("%s; %d steps (%.2f epochs of %d) at batch %d, %d thread(s), budget %.0f min", r.Notes, cal.totalSteps(),
+		float64(cal.totalSteps())/float64(cal.ItersPerEpoch), cal.ItersPerEpoch, cal.BatchSize, cal.Threads, cal.BudgetSeconds/60)
 	if cal.MaxSteps > 0 {
 		n += fmt.Sprintf(", stopped at step %d by -max-steps (a test, not a table row)", cal.MaxSteps)
 	}

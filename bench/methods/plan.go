@@ -96,10 +96,13 @@ type Calibration struct {
 	ItersPerEpoch int `json:"iters_per_epoch"`
 	BatchSize     int `json:"batch_size"`
 	Threads       int `json:"threads"`
-	// BudgetSeconds is the training-time budget; Epochs the most whole epochs whose
-	// predicted time, PredictedSeconds, fits it (at least 1: Fits is false when even one
-	// epoch does not); Segments the sessions the run is cut into (one per snapshot).
+	// BudgetSeconds is the training-time budget; TotalSteps the most steps whose
+	// predicted time, PredictedSeconds, fits it (at least one epoch: Fits is false when
+	// even that does not), the run's schedule length; Epochs the epochs those steps
+	// touch (the last one partly); Segments the sessions the run is cut into (one per
+	// snapshot).
 	BudgetSeconds    float64 `json:"budget_seconds"`
+	TotalSteps       int     `json:"total_steps"`
 	Epochs           int     `json:"epochs"`
 	Segments         int     `json:"segments"`
 	PredictedSeconds float64 `json:"predicted_seconds"`
@@ -124,18 +127,19 @@ func Measure(secs []float64, warm int) (stepSeconds, overhead float64) {
 	return stepSeconds, overhead
 }
 
-// PlanEpochs returns the most whole epochs whose predicted training time — segments
-// sessions' overhead plus epochs·itersPerEpoch steps at stepSeconds — fits budget, and
-// that time. Epochs are whole because the schedule (warmup, cosine decay to the final
-// rate, prototype freezing) is defined over whole epochs: a run cut by --max-steps
-// would end before its learning rate is annealed. When one epoch does not fit, it
-// returns 1 with fits false.
-func PlanEpochs(budget, stepSeconds, overhead float64, itersPerEpoch, segments int) (epochs int, predicted float64, fits bool) {
-	per := stepSeconds * float64(itersPerEpoch)
-	epochs = int(math.Floor((budget - float64(segments)*overhead) / per))
-	fits = epochs >= 1
-	epochs = max(epochs, 1)
-	return epochs, float64(segments)*overhead + float64(epochs)*per, fits
+// PlanSteps returns the most steps whose predicted training time — segments
+// sessions' overhead plus steps at stepSeconds — fits budget, and that time. The run's
+// schedule (warmup, cosine decay to the final rate, SwAV's prototype freezing) is
+// defined over these steps (`pretrain --steps`), so every row is annealed at the end of
+// the same time budget whatever its pace; whole epochs would leave up to an epoch of
+// the budget unused (for SwAV with multi-crop at one thread, 42 % of 60 minutes). A
+// row gets at least one epoch: when one does not fit, it returns itersPerEpoch with
+// fits false.
+func PlanSteps(budget, stepSeconds, overhead float64, itersPerEpoch, segments int) (steps int, predicted float64, fits bool) {
+	steps = int(math.Floor((budget - float64(segments)*overhead) / stepSeconds))
+	fits = steps >= itersPerEpoch
+	steps = max(steps, itersPerEpoch)
+	return steps, float64(segments)*overhead + float64(steps)*stepSeconds, fits
 }
 
 // Checkpoints returns n snapshot steps spread evenly over a run of total steps (rounded

@@ -32,23 +32,23 @@ func TestMeasure(t *testing.T) {
 	Measure([]float64{1, 2, 3}, 3)
 }
 
-func TestPlanEpochs(t *testing.T) {
+func TestPlanSteps(t *testing.T) {
 	for _, tc := range []struct {
 		step, over float64
-		epochs     int
+		steps      int
 		predicted  float64
 		fits       bool
 	}{
 		// 60 min, 3 sessions of 15 s overhead, 937 steps an epoch.
-		{2.2, 15, 1, 45 + 2.2*937, true},     // (3600−45)/2061.4 = 1.72
-		{0.8, 15, 4, 45 + 4*0.8*937, true},   // (3600−45)/749.6 = 4.74
-		{4, 15, 1, 45 + 4*937, false},        // one epoch is 3748 s > 3555
-		{0.5, 0, 7, 7 * 0.5 * 937, true},     // 3600/468.5 = 7.68
-		{3600.0 / 937 / 2, 0, 2, 3600, true}, // exactly two epochs fit
+		{2.2, 15, 1615, 45 + 2.2*1615, true}, // (3600−45)/2.2 = 1615.9
+		{0.8, 15, 4443, 45 + 0.8*4443, true}, // (3600−45)/0.8 = 4443.75
+		{4, 15, 937, 45 + 4*937, false},      // 888 steps fit, less than an epoch
+		{0.5, 0, 7200, 3600, true},           // exactly 7200 steps fit
+		{3600.0 / 937, 0, 937, 3600, true},   // exactly one epoch fits
 	} {
-		e, p, f := PlanEpochs(3600, tc.step, tc.over, 937, 3)
-		if e != tc.epochs || math.Abs(p-tc.predicted) > 1e-6 || f != tc.fits {
-			t.Errorf("PlanEpochs(%g s/step, %g s): %d epochs, %g s, fits %v; want %d, %g, %v", tc.step, tc.over, e, p, f, tc.epochs, tc.predicted, tc.fits)
+		n, p, f := PlanSteps(3600, tc.step, tc.over, 937, 3)
+		if n != tc.steps || math.Abs(p-tc.predicted) > 1e-6 || f != tc.fits {
+			t.Errorf("PlanSteps(%g s/step, %g s): %d steps, %g s, fits %v; want %d, %g, %v", tc.step, tc.over, n, p, f, tc.steps, tc.predicted, tc.fits)
 		}
 	}
 }
@@ -128,9 +128,9 @@ func TestStepsPerEpochAndSeconds(t *testing.T) {
 }
 
 func TestRowNotes(t *testing.T) {
-	cal := Calibration{Epochs: 2, ItersPerEpoch: 937, BatchSize: 64, Threads: 1, BudgetSeconds: 3600}
+	cal := Calibration{TotalSteps: 1640, Epochs: 2, ItersPerEpoch: 937, BatchSize: 64, Threads: 1, BudgetSeconds: 3600}
 	r := Row{Notes: "SimCLR"}
-	if got, want := rowNotes(r, cal, 3500), "SimCLR; 2 epoch(s) of 937 steps at batch 64, 1 thread(s), budget 60 min"; got != want {
+	if got, want := rowNotes(r, cal, 3500), "SimCLR; 1640 steps (1.75 epochs of 937) at batch 64, 1 thread(s), budget 60 min"; got != want {
 		t.Fatalf("notes %q, want %q", got, want)
 	}
 	if got := rowNotes(r, cal, 3690); !strings.HasSuffix(got, " (over it by 1.5 min)") {

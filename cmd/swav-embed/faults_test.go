@@ -204,6 +204,8 @@ func TestCountFlagsMustBePositive(t *testing.T) {
 		{"pretrain", "--idx", "x.gz", "--out", out + ".swav", "--batch-size", "-64"},
 		{"pretrain", "--idx", "x.gz", "--out", out + ".swav", "--workers", "0"},
 		{"pretrain", "--idx", "x.gz", "--out", out + ".swav", "--workers", "-1"},
+		{"pretrain", "--idx", "x.gz", "--out", out + ".swav", "--steps", "0"},
+		{"pretrain", "--idx", "x.gz", "--out", out + ".swav", "--steps", "-5"},
 		{"export", "m.swav", "--out", out + ".swav", "--bn-images", "0"},
 		{"predict", "--probe", "p.swav", "../../testdata/images/*", "--out", out + ".csv", "--batch-size", "0"},
 		{"predict", "--probe", "p.swav", "../../testdata/images/*", "--out", out + ".csv", "--workers", "-1"},

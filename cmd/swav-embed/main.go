@@ -55,7 +55,8 @@ cleaning up: an interrupted command leaves no partial output file.`,
 // checkCountFlags rejects a zero or negative value of any count flag cmd has
 // (--batch-size or its old name --batch, --workers, --bn-images, --steps, --batches), naming the flag: the
 // libraries read 0 as "the default" and a negative worker count as "one per CPU", which
-// would silently run something other than what was asked.
+// would silently run something other than what was asked. A flag left at a default of 0
+// (pretrain's --steps) is not checked: there 0 is how "unset" is written.
 func checkCountFlags(cmd *cobra.Command) error {
 	var err error
 	cmd.Flags().VisitAll(func(f *pflag.Flag) {
@@ -66,6 +67,9 @@ func checkCountFlags(cmd *cobra.Command) error {
 		}
 		if err != nil || f.Value.Type() != "int" || (f.Deprecated != "" && !f.Changed) {
 			return // a deprecated alias (--batch) is reported under its name only when given
+		}
+		if !f.Changed && f.DefValue == "0" {
+			return // unset, meaning "not this way" (pretrain's --steps: whole epochs)
 		}
 		v, perr := strconv.Atoi(f.Value.String())
 		switch {

@@ -24,7 +24,7 @@ type pretrainFlags struct {
 	data, idx, out, method            string
 	arch                              string
 	widthMult, hidden, outDim, protos int
-	epochs, batch                     int
+	epochs, steps, batch              int
 	baseLR, finalLR, startWarmup      float64
 	warmupEpochs, wd, momentum        float64
 	noLARS                            bool
@@ -201,6 +201,7 @@ numeric flag below, and -1 "none" where a flag says so.`,
 	fl.IntVar(&f.outDim, "feat-dim", 0, "embedding dimension of the projection head (default 128)")
 	fl.IntVar(&f.protos, "nmb-prototypes", 0, "number of prototypes K (default 3000; 200 for small; methods without prototypes ignore it)")
 	fl.IntVar(&f.epochs, "epochs", 0, "number of epochs (default: 300,000 images' worth, 5 to 200, up to 64 px; else 100)")
+	fl.IntVar(&f.steps, "steps", 0, "length of the run in steps instead of whole --epochs: warmup and cosine schedule span them, the last epoch ending part-way (default: whole epochs)")
 	fl.IntVar(&f.batch, "batch-size", 64, "source images per step")
 	fl.Float64Var(&f.baseLR, "base-lr", 0, "learning rate for a batch of 256, scaled linearly with --batch-size (default: the method's, "+
 		optimizerDefaults(reg, func(o method.Optimizer) string { return fmt.Sprint(o.BaseLR) })+")")
@@ -312,7 +313,7 @@ func runPretrain(cmd *cobra.Command, f pretrainFlags, mf *methodFlags) error {
 		log = nil
 	}
 	opts := trainer.Options{
-		Epochs: f.epochs, BatchSize: f.batch, BaseLR: f.baseLR, FinalLR: f.finalLR, StartWarmupLR: f.startWarmup,
+		Epochs: f.epochs, Steps: f.steps, BatchSize: f.batch, BaseLR: f.baseLR, FinalLR: f.finalLR, StartWarmupLR: f.startWarmup,
 		WarmupEpochs: f.warmupEpochs, WeightDecay: f.wd, Momentum: f.momentum, NoLARS: f.noLARS, TrustCoefficient: f.trust,
 		Seed: f.seed, Workers: f.workers, OnError: onErr,
 		Checkpoint: f.out, CheckpointEvery: f.checkpointEvery, Resume: f.resume, Overwrite: f.overwrite, MaxSteps: f.maxSteps,

@@ -46,8 +46,16 @@ type Options struct {
 	// (it is the source's length).
 	Input Data
 
-	// Epochs to train; default [DefaultEpochs] for the data.
+	// Epochs to train; default [DefaultEpochs] for the data, or the epochs that Steps
+	// touch when Steps is set.
 	Epochs int
+	// Steps, when not 0, is the run's length in steps instead of whole epochs: the
+	// learning-rate schedule (warmup and cosine) and the method's length-dependent
+	// defaults span Steps steps, the last epoch ending part-way through. Epochs must
+	// then be 0 (resolved to the epochs the steps touch) or that number of epochs.
+	// Used to give runs of different methods the same training time. 0: Epochs whole
+	// epochs.
+	Steps int
 	// BatchSize is the number of source images per step (each gives all its views).
 	// Default 64.
 	BatchSize int
@@ -155,14 +163,24 @@ func (o Options) WithDefaults(d Data) Options {
 	if o.Model.Block == "" {
 		o.Model = DefaultModel(d)
 	}
-	if o.Epochs == 0 {
-		o.Epochs = DefaultEpochs(d)
-	}
 	if o.BatchSize == 0 {
 		o.BatchSize = 64
 	}
+	perEpoch := 0
+	if o.BatchSize > 0 {
+		perEpoch = d.Images / o.BatchSize
+	}
+	if o.Epochs == 0 {
+		o.Epochs = DefaultEpochs(d)
+		if o.Steps > 0 && perEpoch > 0 {
+			o.Epochs = (o.Steps + perEpoch - 1) / perEpoch
+		}
+	}
 	if o.WarmupEpochs == 0 {
 		o.WarmupEpochs = float64(o.Epochs) / 10
+		if o.Steps > 0 && perEpoch > 0 {
+			o.WarmupEpochs = float64(o.Steps) / 10 / float64(perEpoch)
+		}
 	}
 	if o.Workers == 0 {
 		o.Workers = 2
@@ -174,6 +192,15 @@ func (o Options) WithDefaults(d Data) Options {
 		o.PlotPath = o.Checkpoint + ".loss.png"
 	}
 	return o
+}
+
+// TotalSteps is the run's length in steps for itersPerEpoch steps per epoch: Steps
+// when set, else Epochs whole epochs.
+func (o Options) TotalSteps(itersPerEpoch int) int {
+	if o.Steps > 0 {
+		return o.Steps
+	}
+	return o.Epochs * itersPerEpoch
 }
 
 // WithOptimizer returns o with its unset optimiser fields taken from the method's
@@ -211,6 +238,9 @@ func (o Options) Validate() error {
 	}
 	if o.Epochs < 1 || o.BatchSize < 2 {
 		return fmt.Errorf("pretrain: epochs %d must be ≥ 1 and batch size %d ≥ 2", o.Epochs, o.BatchSize)
+	}
+	if o.Steps < 0 {
+		return fmt.Errorf("pretrain: steps %d must not be negative (0: whole epochs)", o.Steps)
 	}
 	if !(o.BaseLR > 0) || o.FinalLR < 0 || o.StartWarmupLR < 0 ||
 		math.IsInf(o.BaseLR, 0) || math.IsInf(o.FinalLR, 0) || math.IsInf(o.WarmupEpochs, 0) {

@@ -174,6 +174,13 @@ func newTrainer(src dataset.Source, m method.Method, opts Options) (*trainer, er
 	if t.itersPerEpoch == 0 {
 		return nil, fmt.Errorf("pretrain: %d images are fewer than one batch of %d", src.Len(), opts.BatchSize)
 	}
+	if opts.Steps < 0 {
+		return nil, fmt.Errorf("pretrain: steps %d must not be negative (0: whole epochs)", opts.Steps)
+	}
+	if touched := (opts.Steps + t.itersPerEpoch - 1) / t.itersPerEpoch; opts.Steps > 0 && touched != opts.Epochs {
+		return nil, fmt.Errorf("pretrain: %d steps span %d epochs of %d steps, not the %d epochs given: give only one of steps and epochs",
+			opts.Steps, touched, t.itersPerEpoch, opts.Epochs)
+	}
 	var stats struct {
 		mean, std []float32
 		err       error
@@ -181,7 +188,7 @@ func newTrainer(src dataset.Source, m method.Method, opts Options) (*trainer, er
 	}
 	run := method.Run{
 		Model: opts.Model, InputSize: size, Images: src.Len(), BatchSize: opts.BatchSize,
-		Epochs: opts.Epochs, ItersPerEpoch: t.itersPerEpoch, TotalIters: opts.Epochs * t.itersPerEpoch,
+		Epochs: opts.Epochs, ItersPerEpoch: t.itersPerEpoch, TotalIters: opts.TotalSteps(t.itersPerEpoch),
 		Seed: opts.Seed, Mean: opts.Mean, Std: opts.Std, Log: t.log.printf,
 		ChannelStats: func() ([]float32, []float32, error) {
 			if !stats.done {
@@ -217,7 +224,7 @@ func newTrainer(src dataset.Source, m method.Method, opts Options) (*trainer, er
 	t.schedule = optim.Schedule{
 		Base: opts.BaseLR * scale, Final: opts.FinalLR * scale, StartWarmup: opts.StartWarmupLR * scale,
 		WarmupIters: int(math.Round(max(opts.WarmupEpochs, 0) * float64(t.itersPerEpoch))),
-		TotalIters:  opts.Epochs * t.itersPerEpoch,
+		TotalIters:  opts.TotalSteps(t.itersPerEpoch),
 	}
 	if t.schedule.WarmupIters >= t.schedule.TotalIters {
 		// Runs shorter than the warmup: warm up over all but the last iteration.
@@ -345,7 +352,7 @@ func (t *trainer) run(ctx gocontext.Context) (res *Result, err error) {
 	if err != nil {
 		return nil, err
 	}
-	total := o.Epochs * t.itersPerEpoch
+	total := o.TotalSteps(t.itersPerEpoch)
 	if o.MaxSteps > 0 && o.MaxSteps < total {
 		total = o.MaxSteps
 	}
@@ -580,11 +587,15 @@ func (t *trainer) preprocess() *checkpoint.Preprocess {
 // hyperparameters is what a checkpoint records of the trainer's resolved options (the
 // method records its own under ExtraMethod).
 func hyperparameters(o Options) map[string]any {
-	return map[string]any{
+	h := map[string]any{
 		"epochs": o.Epochs, "batch_size": o.BatchSize, "base_lr": o.BaseLR, "final_lr": o.FinalLR,
 		"start_warmup_lr": o.StartWarmupLR, "warmup_epochs": max(o.WarmupEpochs, 0), "weight_decay": o.WeightDecay,
 		"momentum": o.Momentum, "lars": !o.NoLARS, "trust_coefficient": o.TrustCoefficient, "seed": o.Seed,
 	}
+	if o.Steps > 0 {
+		h["steps"] = o.Steps
+	}
+	return h
 }
 
 // checkOutputs reports the first output of o (checkpoint, metrics, plot) that cannot be

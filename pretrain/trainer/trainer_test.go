@@ -354,3 +354,60 @@ func TestStepPanicIsAnError(t *testing.T) {
 		t.Errorf("nil method: %v", err)
 	}
 }
+
+// TestStepsSpanAPartialEpoch: Options.Steps sets the run's length in steps (the last
+// epoch ends part-way): the epochs and the warmup resolve from it, the run stops after
+// exactly Steps steps, its learning rates are the hand-computed warmup and cosine over
+// those steps, the checkpoint records them, and a contradicting Epochs is refused.
+func TestStepsSpanAPartialEpoch(t *testing.T) {
+	o := tinyOptions(t, t.TempDir()) // 64 images, batch 16: 4 steps per epoch
+	o.Epochs, o.WarmupEpochs, o.Steps = 0, 0, 7
+	r, err := Resolve(noiseSource{64}, tinySwAV(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Epochs != 2 || math.Abs(r.WarmupEpochs-0.7/4) > 1e-15 || r.Steps != 7 {
+		t.Fatalf("7 steps of 4 per epoch resolved to %d epochs, warmup %g epochs; want 2 and 0.175", r.Epochs, r.WarmupEpochs)
+	}
+	res, err := Run(gocontext.Background(), noiseSource{64}, tinySwAV(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Steps != 7 {
+		t.Errorf("the run stopped at step %d, want 7", res.Steps)
+	}
+	rows, err := ReadMetrics(o.Checkpoint + ".metrics.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 7 {
+		t.Fatalf("%d metrics rows, want 7", len(rows))
+	}
+	// Warmup round(0.7) = 1 step at the warmup start (0), then the cosine over the
+	// remaining 6 steps from base to final, both scaled by batch/256.
+	base := 0.6 * 16 / 256
+	final := base / 1000
+	for i, row := range rows {
+		want := 0.0
+		if i >= 1 {
+			want = final + 0.5*(base-final)*(1+math.Cos(math.Pi*float64(i-1)/6))
+		}
+		if math.Abs(row.LR-want) > 1e-9*base {
+			t.Errorf("step %d: lr %g, want %g", row.Step, row.LR, want)
+		}
+	}
+	f, err := checkpoint.Load(o.Checkpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hp struct {
+		Steps, Epochs int
+	}
+	if err := json.Unmarshal(f.Header.Extra[ExtraOptions], &hp); err != nil || hp.Steps != 7 || hp.Epochs != 2 {
+		t.Errorf("the checkpoint records %s (%v), want steps 7 and epochs 2", f.Header.Extra[ExtraOptions], err)
+	}
+	o.Epochs, o.Overwrite = 3, true
+	if _, err := Resolve(noiseSource{64}, tinySwAV(), o); err == nil || !strings.Contains(err.Error(), "7 steps span 2 epochs of 4 steps, not the 3 epochs given") {
+		t.Errorf("steps 7 with epochs 3: %v, want the contradiction named", err)
+	}
+}

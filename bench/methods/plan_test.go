@@ -128,13 +128,17 @@ func TestStepsPerEpochAndSeconds(t *testing.T) {
 }
 
 func TestRowNotes(t *testing.T) {
-	cal := Calibration{TotalSteps: 1640, Epochs: 2, ItersPerEpoch: 937, BatchSize: 64, Threads: 1, BudgetSeconds: 3600}
+	cal := Calibration{TotalSteps: 1640, Epochs: 2, ItersPerEpoch: 937, BatchSize: 64, Threads: 1, BudgetSeconds: 3600,
+		Snapshots: []int{547, 1093, 1640}}
 	r := Row{Notes: "SimCLR"}
-	if got, want := rowNotes(r, cal, 3500), "SimCLR; 1640 steps (1.75 epochs of 937) at batch 64, 1 thread(s), budget 60 min"; got != want {
+	if got, want := rowNotes(r, cal, 1640, 3500), "SimCLR; 1640 steps (1.75 epochs of 937) at batch 64, 1 thread(s), budget 60 min"; got != want {
 		t.Fatalf("notes %q, want %q", got, want)
 	}
-	if got := rowNotes(r, cal, 3690); !strings.HasSuffix(got, " (over it by 1.5 min)") {
+	if got := rowNotes(r, cal, 1640, 3690); !strings.HasSuffix(got, " (over it by 1.5 min)") {
 		t.Fatalf("over budget: %q", got)
+	}
+	if got := rowNotes(r, cal, 1093, 2400); !strings.HasSuffix(got, "; NOT FINISHED: snapshot at step 1093 of 1640, learning rate not annealed") {
+		t.Fatalf("an intermediate snapshot: %q", got)
 	}
 }
 

@@ -92,7 +92,7 @@ func run(ctx gocontext.Context, args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	c := config{log: stderr}
 	fs.StringVar(&c.out, "out", "out/methods", "directory of the rows and the results")
-	rows := fs.String("rows", "", "comma-separated rows to run (default all: swav, swav-2x28, simclr, simclr-mc, moco, moco-mc, pirl)")
+	rows := fs.String("rows", "", "comma-separated rows to run (default all: swav, swav-2x28, simclr, simclr-mc, moco, moco-mc, pirl, swav-study)")
 	fs.DurationVar(&c.budget, "budget", 60*time.Minute, "training time per row (the issue: 60m on 1 thread with two rows side by side, or 30m on 2 threads)")
 	fs.IntVar(&c.threads, "threads", 0, "GOMAXPROCS of the pretrain and probe processes (default: this process's GOMAXPROCS)")
 	fs.IntVar(&c.snapshots, "snapshots", 3, "checkpoints probed per row, evenly spread (the last is the end of the run)")

@@ -79,7 +79,7 @@ func TestSelectRows(t *testing.T) {
 	for i, r := range all {
 		names[i] = r.Name
 	}
-	if strings.Join(names, ",") != "swav,swav-2x28,simclr,simclr-mc,moco,moco-mc,pirl" {
+	if strings.Join(names, ",") != "swav,swav-2x28,simclr,simclr-mc,moco,moco-mc,pirl,swav-study" {
 		t.Fatalf("all rows: %v", names)
 	}
 	if _, err := SelectRows("byol"); err == nil || !strings.Contains(err.Error(), "the rows are: swav, swav-2x28") {

@@ -51,14 +51,7 @@ func TestSwAVGolden(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := strings.Split(strings.TrimSpace(string(raw)), "\n")
-	if len(got) != len(want) {
-		t.Fatalf("%d steps, golden has %d", len(got), len(want))
-	}
+	want := readGolden(t, path, len(got))
 	for i := range want {
 		if got[i] != want[i] {
 			t.Errorf("step %d: got %q, golden %q (step loss entropy prototypes-in-use)", i+1, got[i], want[i])
@@ -72,14 +65,7 @@ func TestSwAVGolden(t *testing.T) {
 // not the algorithm.
 func TestSwAVGoldenDefaultBackend(t *testing.T) {
 	got := goldenRun(t, "")
-	raw, err := os.ReadFile(filepath.Join("testdata", "swav_tiny.golden"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := strings.Split(strings.TrimSpace(string(raw)), "\n")
-	if len(got) != len(want) {
-		t.Fatalf("%d steps, golden has %d", len(got), len(want))
-	}
+	want := readGolden(t, filepath.Join("testdata", "swav_tiny.golden"), len(got))
 	for i := range want {
 		var gs, ws int
 		var gl, ge, wl, we float64
@@ -94,6 +80,21 @@ func TestSwAVGoldenDefaultBackend(t *testing.T) {
 			t.Errorf("step %d: got %q, golden %q (loss and entropy to 1e-4 relative)", i+1, got[i], want[i])
 		}
 	}
+}
+
+// readGolden returns the lines of the golden file at path, failing the test unless
+// it has steps lines, as many as the run it is compared with.
+func readGolden(t *testing.T, path string, steps int) []string {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := strings.Split(strings.TrimSpace(string(raw)), "\n")
+	if steps != len(want) {
+		t.Fatalf("%d steps, golden has %d", steps, len(want))
+	}
+	return want
 }
 
 // goldenRun is the golden's eight steps on the fast backend with config, as goldenRow

@@ -207,23 +207,6 @@ func (c *config) pretrainArgs(r Row, length ...string) []string {
 	return append(a, r.Flags...)
 }
 
-// lengthArgs is the schedule's length of a planned row: --steps, or --epochs for a
-// calibration written before rows were planned in steps.
-func lengthArgs(cal Calibration) []string {
-	if cal.TotalSteps > 0 {
-		return []string{"--steps", strconv.Itoa(cal.TotalSteps)}
-	}
-	return []string{"--epochs", strconv.Itoa(cal.Epochs)}
-}
-
-// totalSteps is the schedule's length of a planned row in steps.
-func (cal Calibration) totalSteps() int {
-	if cal.TotalSteps > 0 {
-		return cal.TotalSteps
-	}
-	return cal.Epochs * cal.ItersPerEpoch
-}
-
 // calibrateRow measures the row (once) and plans its steps.
 func (c *config) calibrateRow(ctx gocontext.Context, r Row, dir string) (Calibration, error) {
 	path := filepath.Join(dir, "calibration.json")
@@ -231,6 +214,9 @@ func (c *config) calibrateRow(ctx gocontext.Context, r Row, dir string) (Calibra
 	if b, err := userfile.ReadFile(path, 1<<20); err == nil {
 		if err := json.Unmarshal(b, &cal); err != nil {
 			return cal, fmt.Errorf("%s: %w (remove it to calibrate again)", path, err)
+		}
+		if cal.TotalSteps < 1 {
+			return cal, fmt.Errorf("%s plans no total_steps (written before rows were planned in steps): remove the row's directory to run it again", path)
 		}
 		return cal, nil
 	} else if !errors.Is(err, os.ErrNotExist) {
@@ -362,8 +348,8 @@ func (c *config) trainTo(ctx gocontext.Context, r Row, cal Calibration, model st
 			return nil
 		}
 	}
-	c.logf("%s: training to step %d of %d (%.2f epochs)", r.Name, s, cal.totalSteps(), float64(cal.totalSteps())/float64(cal.ItersPerEpoch))
-	args := append(c.pretrainArgs(r, lengthArgs(cal)...), "--max-steps", strconv.Itoa(s), "--checkpoint-every", "100",
+	c.logf("%s: training to step %d of %d (%.2f epochs)", r.Name, s, cal.TotalSteps, float64(cal.TotalSteps)/float64(cal.ItersPerEpoch))
+	args := append(c.pretrainArgs(r, "--steps", strconv.Itoa(cal.TotalSteps)), "--max-steps", strconv.Itoa(s), "--checkpoint-every", "100",
 		"--resume", "--out", model)
 	if err := c.command(ctx, filepath.Join(filepath.Dir(model), "pretrain.log"), c.bin, args...); err != nil {
 		return err
@@ -510,8 +496,8 @@ func (c *config) rowPoints(ctx gocontext.Context, b *strings.Builder) error {
 // and thread count, whether it kept to the budget, and whether the row is still
 // training (a snapshot before its last).
 func rowNotes(r Row, cal Calibration, step int, secs float64) string {
-	n := fmt.Sprintf("%s; %d steps (%.2f epochs of %d) at batch %d, %d thread(s), budget %.0f min", r.Notes, cal.totalSteps(),
-		float64(cal.totalSteps())/float64(cal.ItersPerEpoch), cal.ItersPerEpoch, cal.BatchSize, cal.Threads, cal.BudgetSeconds/60)
+	n := fmt.Sprintf("%s; %d steps (%.2f epochs of %d) at batch %d, %d thread(s), budget %.0f min", r.Notes, cal.TotalSteps,
+		float64(cal.TotalSteps)/float64(cal.ItersPerEpoch), cal.ItersPerEpoch, cal.BatchSize, cal.Threads, cal.BudgetSeconds/60)
 	if cal.MaxSteps > 0 {
 		n += fmt.Sprintf(", stopped at step %d by -max-steps (a test, not a table row)", cal.MaxSteps)
 	}

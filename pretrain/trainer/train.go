@@ -174,9 +174,6 @@ func newTrainer(src dataset.Source, m method.Method, opts Options) (*trainer, er
 	if t.itersPerEpoch == 0 {
 		return nil, fmt.Errorf("pretrain: %d images are fewer than one batch of %d", src.Len(), opts.BatchSize)
 	}
-	if opts.Steps < 0 {
-		return nil, fmt.Errorf("pretrain: steps %d must not be negative (0: whole epochs)", opts.Steps)
-	}
 	if touched := (opts.Steps + t.itersPerEpoch - 1) / t.itersPerEpoch; opts.Steps > 0 && touched != opts.Epochs {
 		return nil, fmt.Errorf("pretrain: %d steps span %d epochs of %d steps, not the %d epochs given: give only one of steps and epochs",
 			opts.Steps, touched, t.itersPerEpoch, opts.Epochs)

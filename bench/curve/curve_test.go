@@ -274,18 +274,65 @@ func TestCommandLine(t *testing.T) {
 	if back[3]["knn20_top1"] != nil || back[1]["linear_top1"] != 0.83 || back[1]["training_seconds"] != 1800.0 {
 		t.Fatalf("results JSON points %v", back)
 	}
+	// The results file stands in for the points and their reports: the same table, and
+	// the same points (a missing kNN stays missing, not 0).
+	want := stdout.String()
+	stdout.Reset()
+	if err := run([]string{"table", "-results", js}, &stdout, &stderr); err != nil || stdout.String() != want {
+		t.Fatalf("table -results: %v\n%s\nwant\n%s", err, stdout.String(), want)
+	}
+	fromPoints, err := ReadPoints(points)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromResults, err := ReadResults(js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range fromPoints {
+		a, b := fromPoints[i], fromResults[i]
+		if a.Run != b.Run || a.Step != b.Step || a.Seconds != b.Seconds || a.Notes != b.Notes || a.Report != b.Report ||
+			!sameAcc(a.Linear, b.Linear) || !sameAcc(a.KNN20, b.KNN20) {
+			t.Fatalf("point %d: from the points %+v, from the results %+v", i, a, b)
+		}
+	}
+	if err := run([]string{"plot", "-results", js, "-out", filepath.Join(dir, "r.png")}, &stdout, &stderr); err != nil {
+		t.Fatalf("plot -results: %v", err)
+	}
 	for _, args := range [][]string{
 		nil,
 		{"draw"},
 		{"seconds", "-metrics", m, "4"}, // neither -log nor -batch-size
-		{"seconds", "-metrics", m, "-batch-size", "4", "0"}, // step 0
-		{"plot", "-points", points},                         // no -out
+		{"seconds", "-metrics", m, "-batch-size", "4", "0"},                              // step 0
+		{"plot", "-points", points},                                                      // no -out
+		{"plot", "-points", points, "-results", js, "-out", filepath.Join(dir, "x.png")}, // both inputs
+		{"table"}, // neither
 		{"table", "-nope"},
 	} {
 		err := run(args, &stdout, &stderr)
 		var u usageError
 		if err == nil || !errors.As(err, &u) {
 			t.Errorf("%q: err %v, want a usage error", args, err)
+		}
+	}
+}
+
+func sameAcc(a, b float64) bool { return a == b || (math.IsNaN(a) && math.IsNaN(b)) }
+
+func TestReadResultsRefusals(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct{ name, text, want string }{
+		{"not an array", `{"run":"a"}`, "not the JSON array"},
+		{"no run", `[{"run":"","step":1,"training_seconds":2,"linear_top1":0.5}]`, "want a run name"},
+		{"negative seconds", `[{"run":"a","step":1,"training_seconds":-2,"linear_top1":0.5}]`, "training seconds ≥ 0"},
+		{"twice", `[{"run":"a","step":1,"training_seconds":2,"linear_top1":0.5},{"run":"a","step":1,"training_seconds":3,"knn20_top1":0.5}]`,
+			`point 2: run "a" step 1 listed twice`},
+		{"above 1", `[{"run":"a","step":1,"training_seconds":2,"linear_top1":50}]`, "not a fraction"},
+		{"neither", `[{"run":"a","step":1,"training_seconds":2,"linear_top1":null}]`, "neither linear_top1 nor knn20_top1"},
+	} {
+		p := writeFile(t, dir, "r.json", tc.text)
+		if _, err := ReadResults(p); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: err %v, want %q", tc.name, err, tc.want)
 		}
 	}
 }

@@ -5,8 +5,8 @@
 // horizontal lines.
 //
 //	curve seconds -metrics RUN/model.swav.metrics.jsonl -log RUN/pretrain.log STEP...
-//	curve plot  -points points.tsv -out docs/NAME-curve.png [-title TEXT]
-//	curve table -points points.tsv [-json results.json]
+//	curve plot  -points points.tsv | -results results.json  -out docs/NAME-curve.png [-title TEXT]
+//	curve table -points points.tsv | -results results.json  [-json results.json]
 //
 // seconds prints "STEP<TAB>SECONDS" for each step: the run's training seconds up to
 // that step, from the metrics file's cumulative images_per_sec and the sessions of the
@@ -19,7 +19,8 @@
 //
 // where report.json is what `swav-embed probe --report` wrote. plot writes the PNG;
 // table prints the last point of every run as a Markdown table on standard output and,
-// with -json, writes every point with its accuracies.
+// with -json, writes every point with its accuracies: a results file, which plot and
+// table also read (-results) when the reports it came from are gone.
 package main
 
 import (
@@ -103,29 +104,31 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return nil
 	case "plot":
 		points := fs.String("points", "", "points file (run, step, seconds, report[, notes], tab-separated)")
+		results := fs.String("results", "", "results file (what table -json writes), instead of -points")
 		out := fs.String("out", "", "output PNG")
 		title := fs.String("title", "Probe accuracy against training time", "plot title")
 		if err := parse(); err != nil {
 			return err
 		}
-		if *points == "" || *out == "" || fs.NArg() != 0 {
-			return usageError{"curve plot: give -points and -out (and no other argument)"}
+		if (*points == "") == (*results == "") || *out == "" || fs.NArg() != 0 {
+			return usageError{"curve plot: give one of -points and -results, and -out (and no other argument)"}
 		}
-		pts, err := ReadPoints(*points)
+		pts, err := readInput(*points, *results)
 		if err != nil {
 			return err
 		}
 		return Plot(pts, *out, *title)
 	case "table":
 		points := fs.String("points", "", "points file (run, step, seconds, report[, notes], tab-separated)")
+		results := fs.String("results", "", "results file (what -json writes), instead of -points")
 		jsonOut := fs.String("json", "", "also write every point with its accuracies as JSON to this file")
 		if err := parse(); err != nil {
 			return err
 		}
-		if *points == "" || fs.NArg() != 0 {
-			return usageError{"curve table: give -points (and no other argument)"}
+		if (*points == "") == (*results == "") || fs.NArg() != 0 {
+			return usageError{"curve table: give one of -points and -results (and no other argument)"}
 		}
-		pts, err := ReadPoints(*points)
+		pts, err := readInput(*points, *results)
 		if err != nil {
 			return err
 		}
@@ -142,6 +145,14 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	return usageError{fmt.Sprintf("unknown command %q; %s", args[0], usage)}
+}
+
+// readInput reads the points of plot and table: a points file, or a results file.
+func readInput(points, results string) ([]Point, error) {
+	if results != "" {
+		return ReadResults(results)
+	}
+	return ReadPoints(points)
 }
 
 // jsonPoint is a Point with missing accuracies as null (JSON has no NaN).

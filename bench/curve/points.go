@@ -150,3 +150,50 @@ func less(a, b Point) bool {
 	}
 	return a.Step < b.Step
 }
+
+// ReadResults reads a results file: the JSON array `curve table -json` writes, every
+// point with its accuracies (null for a probe the report lacked). It is how a table
+// outlives the run files its points came from (bench/methods keeps one in the
+// repository); the same run and step twice, an accuracy outside [0, 1] or a point with
+// neither accuracy is an error.
+func ReadResults(path string) ([]Point, error) {
+	b, err := userfile.ReadFile(path, maxPoints)
+	if err != nil {
+		return nil, fmt.Errorf("results: %w", err)
+	}
+	var in []jsonPoint
+	if err := json.Unmarshal(b, &in); err != nil {
+		return nil, fmt.Errorf("results %s: not the JSON array curve table -json writes: %w", path, err)
+	}
+	pts := make([]Point, len(in))
+	seen := map[string]bool{}
+	for i, jp := range in {
+		p := jp.Point
+		p.Linear, p.KNN20 = math.NaN(), math.NaN()
+		if p.Run == "" || p.Step < 0 || !(p.Seconds >= 0) || math.IsInf(p.Seconds, 0) {
+			return nil, fmt.Errorf("results %s point %d: want a run name, a step ≥ 0 and training seconds ≥ 0, got %q, %d, %v", path, i+1, p.Run, p.Step, p.Seconds)
+		}
+		key := p.Run + "\x00" + strconv.Itoa(p.Step)
+		if seen[key] {
+			return nil, fmt.Errorf("results %s point %d: run %q step %d listed twice", path, i+1, p.Run, p.Step)
+		}
+		seen[key] = true
+		for _, acc := range []struct {
+			v   *float64
+			dst *float64
+		}{{jp.Linear, &p.Linear}, {jp.KNN20, &p.KNN20}} {
+			if acc.v == nil {
+				continue
+			}
+			if *acc.v < 0 || *acc.v > 1 {
+				return nil, fmt.Errorf("results %s point %d (run %q step %d): accuracy %v is not a fraction in [0, 1]", path, i+1, p.Run, p.Step, *acc.v)
+			}
+			*acc.dst = *acc.v
+		}
+		if math.IsNaN(p.Linear) && math.IsNaN(p.KNN20) {
+			return nil, fmt.Errorf("results %s point %d (run %q step %d): neither linear_top1 nor knn20_top1", path, i+1, p.Run, p.Step)
+		}
+		pts[i] = p
+	}
+	return pts, nil
+}

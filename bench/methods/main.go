@@ -27,6 +27,12 @@
 //  3. Probes: each snapshot exported with --bn-idx (probes/snap-S-bn.swav) and probed
 //     (probes/report-S.json).
 //
+// The table outlives the work tree: report merges the rows under -out with
+// bench/methods/recorded.json (committed; rows run here replace their recorded points)
+// and -write rewrites that file. A row added on another machine gets the recorded
+// rows' compute, not their wall time, with -match ROW=SECONDS (ROW's recorded pace;
+// ROW is calibrated here too and the budget scaled by the ratio). README.md says more.
+//
 // Everything is resumable: a row whose reports all exist is skipped, a stopped row
 // continues from its last checkpoint (its log, pretrain.log, keeps every session, which
 // curve seconds needs), and a probe already written is not redone. Ctrl-C (SIGINT)
@@ -76,12 +82,19 @@ func (u usageError) Error() string { return u.msg }
 
 // config is the command line.
 type config struct {
-	out, bin, curve, png, baselines, data, trainIdx, testIdx, write string
-	rows                                                            []Row
-	budget                                                          time.Duration
-	threads, snapshots, calibrate, maxSteps                         int
-	probeFlags                                                      []string
-	log                                                             io.Writer
+	out, bin, curve, png, baselines, data, trainIdx, testIdx, write, recorded string
+	rows                                                                      []Row
+	match                                                                     *matchRow
+	budget                                                                    time.Duration
+	threads, snapshots, calibrate, maxSteps                                   int
+	probeFlags                                                                []string
+	log                                                                       io.Writer
+}
+
+// matchRow is -match: a row and its seconds per step on the reference machine.
+type matchRow struct {
+	row     Row
+	seconds float64
 }
 
 func run(ctx gocontext.Context, args []string, stdout, stderr io.Writer) error {
@@ -104,6 +117,9 @@ func run(ctx gocontext.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&c.baselines, "baselines", "out/baselines", "directory of the raw-pixel and random-network probes (bench/methods/baselines.sh)")
 	fs.StringVar(&c.data, "data", "/usr/share/datasets/fashion-mnist", "directory of the Fashion-MNIST IDX files (train- and t10k-, images and labels; a subset of the same names for tests)")
 	fs.StringVar(&c.write, "write", "", "also write the table, its command and the PNG into this markdown file's \"methods-table-1\" section (e.g. BENCHMARKS.md)")
+	fs.StringVar(&c.recorded, "recorded", "bench/methods/recorded.json", "results of every row the table has shown (committed): rows not in -out are taken from it, and -write rewrites it with the merged table; \"\" for none")
+	match := fs.String("match", "", "ROW=SECONDS: the budget is -budget on the machine where ROW's recipe ran at SECONDS per step (its calibration.json); "+
+		"ROW is calibrated here too and the budget scaled by the ratio, for rows added on another machine to a table whose other rows are recorded")
 	probeFlags := fs.String("probe-flags", "", "extra probe flags, for tests only (e.g. \"--epochs 2\"); empty for the table")
 	if err := fs.Parse(args[1:]); err != nil {
 		return usageError{err.Error()}
@@ -114,6 +130,11 @@ func run(ctx gocontext.Context, args []string, stdout, stderr io.Writer) error {
 	var err error
 	if c.rows, err = SelectRows(*rows); err != nil {
 		return usageError{"methods: " + err.Error()}
+	}
+	if row, secs, ok, err := ParseMatch(*match); err != nil {
+		return usageError{"methods: " + err.Error()}
+	} else if ok {
+		c.match = &matchRow{row, secs}
 	}
 	if c.threads <= 0 {
 		c.threads = runtime.GOMAXPROCS(0)
@@ -222,7 +243,48 @@ func (c *config) calibrateRow(ctx gocontext.Context, r Row, dir string) (Calibra
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return cal, err
 	}
-	cdir := filepath.Join(dir, "calibration")
+	pace, err := c.measure(ctx, r, filepath.Join(dir, "calibration"))
+	if err != nil {
+		return cal, err
+	}
+	cal = pace
+	cal.Threads, cal.BudgetSeconds, cal.Segments = c.threads, c.budget.Seconds(), c.snapshots
+	cal.Date = time.Now().UTC().Format("2006-01-02")
+	if c.match != nil {
+		ref, err := c.measure(ctx, c.match.row, filepath.Join(dir, "reference-"+c.match.row.Name))
+		if err != nil {
+			return cal, fmt.Errorf("the pace of -match row %s here: %w", c.match.row.Name, err)
+		}
+		f := c.match.seconds / ref.StepSeconds
+		cal.Reference = &Reference{Row: c.match.row.Name, StepSeconds: c.match.seconds, LocalStepSeconds: ref.StepSeconds,
+			Factor: f, BudgetSeconds: c.budget.Seconds()}
+		cal.BudgetSeconds = c.budget.Seconds() / f
+		c.logf("%s: -match %s: %.3f s/step here against %.3f there: this machine is %.2f× as fast, so the budget here is %.1f min",
+			r.Name, c.match.row.Name, ref.StepSeconds, c.match.seconds, f, cal.BudgetSeconds/60)
+	}
+	iters := cal.ItersPerEpoch
+	cal.TotalSteps, cal.PredictedSeconds, cal.Fits = PlanSteps(cal.BudgetSeconds, cal.StepSeconds, cal.OverheadSeconds, iters, c.snapshots)
+	cal.Epochs = (cal.TotalSteps + iters - 1) / iters
+	total := cal.TotalSteps
+	if c.maxSteps > 0 && c.maxSteps < total {
+		total, cal.MaxSteps = c.maxSteps, c.maxSteps
+	}
+	cal.Snapshots = Checkpoints(total, c.snapshots)
+	cal.Segments = len(cal.Snapshots)
+	b, _ := json.MarshalIndent(cal, "", "  ")
+	if err := atomicfile.WriteFile(path, append(b, '\n')); err != nil {
+		return cal, err
+	}
+	c.logf("%s: %.3f s/step, %.0f s overhead per session: %d steps (%.2f epochs), predicted %.1f min of %.1f (fits: %v)",
+		r.Name, cal.StepSeconds, cal.OverheadSeconds, cal.TotalSteps, float64(cal.TotalSteps)/float64(iters), cal.PredictedSeconds/60, cal.BudgetSeconds/60, cal.Fits)
+	return cal, nil
+}
+
+// measure runs a calibration of row r's recipe in cdir (-calibrate steps, from scratch)
+// and returns its pace: steps, warm steps, steady seconds per step, a session's
+// overhead, the steps per epoch and the batch size.
+func (c *config) measure(ctx gocontext.Context, r Row, cdir string) (Calibration, error) {
+	var cal Calibration
 	if err := os.RemoveAll(cdir); err != nil {
 		return cal, err
 	}
@@ -254,23 +316,8 @@ func (c *config) calibrateRow(ctx gocontext.Context, r Row, dir string) (Calibra
 	if err != nil {
 		return cal, err
 	}
-	cal = Calibration{Steps: c.calibrate, Warm: max(3, c.calibrate/5), ItersPerEpoch: iters, BatchSize: batch, Threads: c.threads,
-		BudgetSeconds: c.budget.Seconds(), Segments: c.snapshots}
+	cal = Calibration{Steps: c.calibrate, Warm: max(3, c.calibrate/5), ItersPerEpoch: iters, BatchSize: batch}
 	cal.StepSeconds, cal.OverheadSeconds = Measure(secs, cal.Warm)
-	cal.TotalSteps, cal.PredictedSeconds, cal.Fits = PlanSteps(cal.BudgetSeconds, cal.StepSeconds, cal.OverheadSeconds, iters, c.snapshots)
-	cal.Epochs = (cal.TotalSteps + iters - 1) / iters
-	total := cal.TotalSteps
-	if c.maxSteps > 0 && c.maxSteps < total {
-		total, cal.MaxSteps = c.maxSteps, c.maxSteps
-	}
-	cal.Snapshots = Checkpoints(total, c.snapshots)
-	cal.Segments = len(cal.Snapshots)
-	b, _ := json.MarshalIndent(cal, "", "  ")
-	if err := atomicfile.WriteFile(path, append(b, '\n')); err != nil {
-		return cal, err
-	}
-	c.logf("%s: %.3f s/step, %.0f s overhead per session: %d steps (%.2f epochs), predicted %.1f min of %.1f (fits: %v)",
-		r.Name, cal.StepSeconds, cal.OverheadSeconds, cal.TotalSteps, float64(cal.TotalSteps)/float64(iters), cal.PredictedSeconds/60, cal.BudgetSeconds/60, cal.Fits)
 	return cal, nil
 }
 
@@ -407,12 +454,27 @@ func (c *config) report(ctx gocontext.Context, stdout io.Writer) error {
 	if err := atomicfile.WriteFile(points, []byte(b.String())); err != nil {
 		return err
 	}
-	if err := c.curveRun(ctx, "plot", "-points", points, "-out", c.png, "-title", "Fashion-MNIST, small ResNet: probe accuracy against training time"); err != nil {
+	// The rows run here, with their accuracies; then those merged with the recorded
+	// rows this directory does not hold (their run files are gone: an earlier session's
+	// work tree), which are the table.
+	local := filepath.Join(c.out, "local-results.json")
+	if _, err := c.curveOutput(ctx, "table", "-points", points, "-json", local); err != nil {
 		return err
 	}
-	table, err := exec.CommandContext(ctx, c.curve, "table", "-points", points, "-json", filepath.Join(c.out, "results.json")).Output()
+	merged, err := mergeResults(local, c.recorded)
 	if err != nil {
-		return fmt.Errorf("curve table: %w", err)
+		return err
+	}
+	results := filepath.Join(c.out, "results.json")
+	if err := atomicfile.WriteFile(results, merged); err != nil {
+		return err
+	}
+	if err := c.curveRun(ctx, "plot", "-results", results, "-out", c.png, "-title", "Fashion-MNIST, small ResNet: probe accuracy against training time"); err != nil {
+		return err
+	}
+	table, err := c.curveOutput(ctx, "table", "-results", results)
+	if err != nil {
+		return err
 	}
 	if err := atomicfile.WriteFile(filepath.Join(c.out, "table.md"), table); err != nil {
 		return err
@@ -420,7 +482,7 @@ func (c *config) report(ctx gocontext.Context, stdout io.Writer) error {
 	if _, err := stdout.Write(table); err != nil {
 		return err
 	}
-	c.logf("wrote %s, %s, %s and %s", points, filepath.Join(c.out, "table.md"), filepath.Join(c.out, "results.json"), c.png)
+	c.logf("wrote %s, %s, %s and %s", points, filepath.Join(c.out, "table.md"), results, c.png)
 	if c.write == "" {
 		return nil
 	}
@@ -428,7 +490,48 @@ func (c *config) report(ctx gocontext.Context, stdout io.Writer) error {
 		return err
 	}
 	c.logf("wrote the methods-table-1 section of %s", c.write)
+	if c.recorded == "" {
+		return nil
+	}
+	if err := atomicfile.WriteFile(c.recorded, merged); err != nil {
+		return err
+	}
+	c.logf("recorded every row's points in %s (commit it: a later work tree rebuilds the table from it)", c.recorded)
 	return nil
+}
+
+// mergeResults reads the results of the rows run here (localPath) and the recorded
+// ones (recordedPath; a missing file records nothing) and merges them (MergeResults).
+func mergeResults(localPath, recordedPath string) ([]byte, error) {
+	local, err := userfile.ReadFile(localPath, 16<<20)
+	if err != nil {
+		return nil, err
+	}
+	var recorded []byte
+	if recordedPath != "" {
+		recorded, err = userfile.ReadFile(recordedPath, 16<<20)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, err
+		}
+	}
+	out, err := MergeResults(local, recorded)
+	if err != nil {
+		return nil, fmt.Errorf("merging %s with %s: %w", localPath, recordedPath, err)
+	}
+	return out, nil
+}
+
+// curveOutput runs curve and returns its standard output.
+func (c *config) curveOutput(ctx gocontext.Context, args ...string) ([]byte, error) {
+	out, err := exec.CommandContext(ctx, c.curve, args...).Output()
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return nil, fmt.Errorf("curve %s: %w: %s", args[0], err, strings.TrimSpace(string(ee.Stderr)))
+		}
+		return nil, fmt.Errorf("curve %s: %w", args[0], err)
+	}
+	return out, nil
 }
 
 // section is the markdown of the table's section: the table, how it was made and the
@@ -498,6 +601,13 @@ func (c *config) rowPoints(ctx gocontext.Context, b *strings.Builder) error {
 func rowNotes(r Row, cal Calibration, step int, secs float64) string {
 	n := fmt.Sprintf("%s; %d steps (%.2f epochs of %d) at batch %d, %d thread(s), budget %.0f min", r.Notes, cal.TotalSteps,
 		float64(cal.TotalSteps)/float64(cal.ItersPerEpoch), cal.ItersPerEpoch, cal.BatchSize, cal.Threads, cal.BudgetSeconds/60)
+	if cal.Date != "" {
+		n += ", calibrated " + cal.Date
+	}
+	if ref := cal.Reference; ref != nil {
+		n += fmt.Sprintf(" (%.0f min on the machine of the recorded rows, where %s ran at %.3f s/step against %.3f here: -match)",
+			ref.BudgetSeconds/60, ref.Row, ref.StepSeconds, ref.LocalStepSeconds)
+	}
 	if cal.MaxSteps > 0 {
 		n += fmt.Sprintf(", stopped at step %d by -max-steps (a test, not a table row)", cal.MaxSteps)
 	}

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"math"
 	"regexp"
@@ -116,6 +118,51 @@ type Calibration struct {
 	// the step a test run was stopped at (-max-steps).
 	Snapshots []int `json:"snapshots"`
 	MaxSteps  int   `json:"max_steps,omitempty"`
+	// Date is the day (UTC) the row was calibrated, shown in its notes: a table may
+	// hold rows from several sessions.
+	Date string `json:"date,omitempty"`
+	// Reference, when set (-match), is how BudgetSeconds was derived from a budget on
+	// another machine.
+	Reference *Reference `json:"reference,omitempty"`
+}
+
+// Reference carries a budget from the machine other rows ran on to this one (-match
+// ROW=SECONDS): Row's recipe ran there at StepSeconds per step and here at
+// LocalStepSeconds (its own calibration, beside this row's), so this machine is
+// Factor = StepSeconds/LocalStepSeconds times as fast on that recipe, and the
+// row's budget here is BudgetSeconds (the budget there) divided by Factor — the same
+// compute as the reference rows had, not the same wall time on a faster or slower
+// machine.
+type Reference struct {
+	Row              string  `json:"row"`
+	StepSeconds      float64 `json:"step_seconds"`
+	LocalStepSeconds float64 `json:"local_step_seconds"`
+	Factor           float64 `json:"factor"`
+	BudgetSeconds    float64 `json:"budget_seconds"`
+}
+
+// ParseMatch parses -match's "ROW=SECONDS" (a row name and its seconds per step on the
+// reference machine); "" is no reference.
+func ParseMatch(s string) (row Row, seconds float64, ok bool, err error) {
+	if s == "" {
+		return Row{}, 0, false, nil
+	}
+	name, secs, found := strings.Cut(s, "=")
+	if !found {
+		return Row{}, 0, false, fmt.Errorf("-match %q: want ROW=SECONDS, e.g. swav=2.166", s)
+	}
+	rows, err := SelectRows(name)
+	if err != nil || len(rows) != 1 {
+		if err == nil {
+			err = fmt.Errorf("one row, not %q", name)
+		}
+		return Row{}, 0, false, fmt.Errorf("-match %q: %w", s, err)
+	}
+	seconds, err = strconv.ParseFloat(secs, 64)
+	if err != nil || !(seconds > 0) || math.IsInf(seconds, 0) {
+		return Row{}, 0, false, fmt.Errorf("-match %q: %q is not a positive number of seconds per step", s, secs)
+	}
+	return rows[0], seconds, true, nil
 }
 
 // Measure derives the steady step time and a session's overhead from the training
@@ -177,4 +224,70 @@ func stepsPerEpoch(log []byte, name string) (iters, batch int, err error) {
 		return 0, 0, fmt.Errorf("pretrain log %s: %q: not a step count and batch size", name, m[0])
 	}
 	return iters, batch, nil
+}
+
+// baselineRuns are the runs bench/methods/baselines.sh names, first in the table.
+var baselineRuns = []string{"raw pixels", "random network"}
+
+// MergeResults merges two results files (JSON arrays of points, as `curve table -json`
+// writes them): every run of local, and each run of recorded that local lacks, all of
+// a run's points from the one file. Runs are ordered as the table shows them — the
+// baselines, then Rows' order, then any other run in order of first appearance. The
+// points themselves are unchanged. An empty recorded is no recorded points.
+func MergeResults(local, recorded []byte) ([]byte, error) {
+	type point struct {
+		Run string `json:"run"`
+	}
+	group := func(b []byte, name string) (map[string][]json.RawMessage, []string, error) {
+		var raw []json.RawMessage
+		if err := json.Unmarshal(b, &raw); err != nil {
+			return nil, nil, fmt.Errorf("%s results: not a JSON array of points: %w", name, err)
+		}
+		by := map[string][]json.RawMessage{}
+		var order []string
+		for i, r := range raw {
+			var p point
+			if err := json.Unmarshal(r, &p); err != nil || p.Run == "" {
+				return nil, nil, fmt.Errorf("%s results: point %d has no run name", name, i+1)
+			}
+			if _, ok := by[p.Run]; !ok {
+				order = append(order, p.Run)
+			}
+			by[p.Run] = append(by[p.Run], r)
+		}
+		return by, order, nil
+	}
+	loc, locOrder, err := group(local, "local")
+	if err != nil {
+		return nil, err
+	}
+	rec, recOrder := map[string][]json.RawMessage{}, []string(nil)
+	if len(bytes.TrimSpace(recorded)) > 0 {
+		if rec, recOrder, err = group(recorded, "recorded"); err != nil {
+			return nil, err
+		}
+	}
+	order := append([]string(nil), baselineRuns...)
+	for _, r := range Rows() {
+		order = append(order, r.Name)
+	}
+	order = append(append(order, locOrder...), recOrder...)
+	var out []json.RawMessage
+	done := map[string]bool{}
+	for _, run := range order {
+		if done[run] {
+			continue
+		}
+		done[run] = true
+		if ps, ok := loc[run]; ok {
+			out = append(out, ps...)
+		} else {
+			out = append(out, rec[run]...)
+		}
+	}
+	b, err := json.MarshalIndent(out, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n'), nil
 }

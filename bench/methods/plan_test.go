@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	gocontext "context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"slices"
 	"strings"
@@ -140,6 +142,29 @@ func TestRowNotes(t *testing.T) {
 	if got := rowNotes(r, cal, 1093, 2400); !strings.HasSuffix(got, "; NOT FINISHED: snapshot at step 1093 of 1640, learning rate not annealed") {
 		t.Fatalf("an intermediate snapshot: %q", got)
 	}
+	// A row matched to another machine's budget says both budgets and the paces behind them.
+	cal.Date, cal.BudgetSeconds = "2026-12-02", 2000
+	cal.Reference = &Reference{Row: "swav", StepSeconds: 2.166, LocalStepSeconds: 1.203, Factor: 1.8, BudgetSeconds: 3600}
+	want := "SimCLR; 1640 steps (1.75 epochs of 937) at batch 64, 1 thread(s), budget 33 min, calibrated 2026-12-02 " +
+		"(60 min on the machine of the recorded rows, where swav ran at 2.166 s/step against 1.203 here: -match)"
+	if got := rowNotes(r, cal, 1640, 1990); got != want {
+		t.Fatalf("matched notes %q\nwant %q", got, want)
+	}
+}
+
+func TestParseMatch(t *testing.T) {
+	if _, _, ok, err := ParseMatch(""); ok || err != nil {
+		t.Fatalf("no -match: %v, %v", ok, err)
+	}
+	r, secs, ok, err := ParseMatch("swav=2.166")
+	if err != nil || !ok || r.Name != "swav" || secs != 2.166 {
+		t.Fatalf("swav=2.166: %+v %v %v %v", r, secs, ok, err)
+	}
+	for _, bad := range []string{"swav", "byol=1", "swav=0", "swav=-1", "swav=x", "swav,moco=1", "swav=+Inf"} {
+		if _, _, _, err := ParseMatch(bad); err == nil {
+			t.Errorf("ParseMatch(%q) accepted", bad)
+		}
+	}
 }
 
 func TestCommandLine(t *testing.T) {
@@ -155,5 +180,48 @@ func TestCommandLine(t *testing.T) {
 	err := run(gocontext.Background(), []string{"report", "-swav-embed", "/nonexistent/swav-embed"}, &stdout, &stderr)
 	if err == nil || !strings.Contains(err.Error(), "/nonexistent/swav-embed is missing: go build") {
 		t.Fatalf("a missing binary: %v", err)
+	}
+}
+
+func TestMergeResults(t *testing.T) {
+	local := `[{"run":"extra","step":5,"training_seconds":9,"linear_top1":0.1},
+		{"run":"swav-2x28","step":10,"training_seconds":60,"linear_top1":0.81},
+		{"run":"raw pixels","step":0,"training_seconds":0,"linear_top1":0.846,"knn20_top1":0.8459},
+		{"run":"swav-2x28","step":20,"training_seconds":120,"linear_top1":0.83}]`
+	recorded := `[{"run":"raw pixels","step":0,"training_seconds":0,"linear_top1":0.5},
+		{"run":"moco","step":7,"training_seconds":70,"linear_top1":0.8},
+		{"run":"swav-2x28","step":30,"training_seconds":300,"linear_top1":0.7},
+		{"run":"swav","step":3,"training_seconds":30,"linear_top1":0.78},
+		{"run":"random network","step":0,"training_seconds":0,"linear_top1":0.79}]`
+	b, err := MergeResults([]byte(local), []byte(recorded))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []struct {
+		Run    string  `json:"run"`
+		Step   int     `json:"step"`
+		Linear float64 `json:"linear_top1"`
+	}
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatal(err)
+	}
+	var order []string
+	for _, p := range got {
+		order = append(order, fmt.Sprintf("%s@%d=%.3f", p.Run, p.Step, p.Linear))
+	}
+	// Local runs win whole (swav-2x28's recorded step 30 is dropped, raw pixels is local),
+	// recorded runs fill in, in the table's order; a run of neither list goes last.
+	want := []string{"raw pixels@0=0.846", "random network@0=0.790", "swav@3=0.780", "swav-2x28@10=0.810", "swav-2x28@20=0.830",
+		"moco@7=0.800", "extra@5=0.100"}
+	if !slices.Equal(order, want) {
+		t.Fatalf("merged %v\nwant   %v", order, want)
+	}
+	if b2, err := MergeResults([]byte(local), nil); err != nil || !strings.Contains(string(b2), `"extra"`) || strings.Contains(string(b2), `"moco"`) {
+		t.Fatalf("nothing recorded: %s, %v", b2, err)
+	}
+	for _, bad := range [][2]string{{`{"run":"a"}`, ""}, {`[{"step":1}]`, ""}, {local, `[{"run":""}]`}} {
+		if _, err := MergeResults([]byte(bad[0]), []byte(bad[1])); err == nil {
+			t.Errorf("MergeResults(%q, %q) accepted", bad[0], bad[1])
+		}
 	}
 }

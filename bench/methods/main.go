@@ -589,7 +589,13 @@ func (c *config) rowPoints(ctx gocontext.Context, b *strings.Builder) error {
 		for i, s := range steps {
 			step, _ := strconv.Atoi(s)
 			notes := rowNotes(r, cal, step, secs[i])
-			fmt.Fprintf(b, "%s\t%s\t%.1f\t%s\t%s\n", r.Name, s, secs[i], filepath.Join(dir, "probes", "report-"+s+".json"), notes)
+			shown := secs[i]
+			if ref := cal.Reference; ref != nil {
+				// Every row of the table in one unit: the recorded rows' machine's minutes.
+				shown = secs[i] * ref.Factor
+				notes += fmt.Sprintf("; training time shown in the recorded rows' machine's minutes (%.1f min here × %.2f)", secs[i]/60, ref.Factor)
+			}
+			fmt.Fprintf(b, "%s\t%s\t%.1f\t%s\t%s\n", r.Name, s, shown, filepath.Join(dir, "probes", "report-"+s+".json"), notes)
 		}
 	}
 	return nil

@@ -248,16 +248,16 @@ func (c *config) calibrateRow(ctx gocontext.Context, r Row, dir string) (Calibra
 		return cal, err
 	}
 	cal = pace
-	cal.Threads, cal.BudgetSeconds, cal.Segments = c.threads, c.budget.Seconds(), c.snapshots
+	cal.Threads, cal.BudgetSeconds = c.threads, c.budget.Seconds()
 	cal.Date = time.Now().UTC().Format("2006-01-02")
 	if c.match != nil {
 		ref, err := c.measure(ctx, c.match.row, filepath.Join(dir, "reference-"+c.match.row.Name))
 		if err != nil {
 			return cal, fmt.Errorf("the pace of -match row %s here: %w", c.match.row.Name, err)
 		}
-		f := c.match.seconds / ref.StepSeconds
 		cal.Reference = &Reference{Row: c.match.row.Name, StepSeconds: c.match.seconds, LocalStepSeconds: ref.StepSeconds,
-			Factor: f, BudgetSeconds: c.budget.Seconds()}
+			BudgetSeconds: c.budget.Seconds()}
+		f := cal.Reference.Factor()
 		cal.BudgetSeconds = c.budget.Seconds() / f
 		c.logf("%s: -match %s: %.3f s/step here against %.3f there: this machine is %.2f× as fast, so the budget here is %.1f min",
 			r.Name, c.match.row.Name, ref.StepSeconds, c.match.seconds, f, cal.BudgetSeconds/60)
@@ -323,14 +323,9 @@ func (c *config) measure(ctx gocontext.Context, r Row, cdir string) (Calibration
 
 // seconds runs curve seconds and returns the training seconds at each step.
 func (c *config) seconds(ctx gocontext.Context, metrics, logPath string, steps []string) ([]float64, error) {
-	args := append([]string{"seconds", "-metrics", metrics, "-log", logPath}, steps...)
-	out, err := exec.CommandContext(ctx, c.curve, args...).Output()
+	out, err := c.curveOutput(ctx, append([]string{"seconds", "-metrics", metrics, "-log", logPath}, steps...)...)
 	if err != nil {
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			return nil, fmt.Errorf("curve seconds: %s", strings.TrimSpace(string(ee.Stderr)))
-		}
-		return nil, fmt.Errorf("curve seconds: %w", err)
+		return nil, err
 	}
 	return parseSeconds(out, len(steps))
 }
@@ -469,7 +464,7 @@ func (c *config) report(ctx gocontext.Context, stdout io.Writer) error {
 	if err := atomicfile.WriteFile(results, merged); err != nil {
 		return err
 	}
-	if err := c.curveRun(ctx, "plot", "-results", results, "-out", c.png, "-title", "Fashion-MNIST, small ResNet: probe accuracy against training time"); err != nil {
+	if _, err := c.curveOutput(ctx, "plot", "-results", results, "-out", c.png, "-title", "Fashion-MNIST, small ResNet: probe accuracy against training time"); err != nil {
 		return err
 	}
 	table, err := c.curveOutput(ctx, "table", "-results", results)
@@ -550,14 +545,6 @@ func (c *config) section(table string) string {
 	return b.String()
 }
 
-func (c *config) curveRun(ctx gocontext.Context, args ...string) error {
-	out, err := exec.CommandContext(ctx, c.curve, args...).CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("curve %s: %w: %s", args[0], err, strings.TrimSpace(string(out)))
-	}
-	return nil
-}
-
 // rowPoints appends a points line for every probed snapshot of every row.
 func (c *config) rowPoints(ctx gocontext.Context, b *strings.Builder) error {
 	for _, r := range Rows() {
@@ -592,8 +579,8 @@ func (c *config) rowPoints(ctx gocontext.Context, b *strings.Builder) error {
 			shown := secs[i]
 			if ref := cal.Reference; ref != nil {
 				// Every row of the table in one unit: the recorded rows' machine's minutes.
-				shown = secs[i] * ref.Factor
-				notes += fmt.Sprintf("; training time shown in the recorded rows' machine's minutes (%.1f min here × %.2f)", secs[i]/60, ref.Factor)
+				shown = secs[i] * ref.Factor()
+				notes += fmt.Sprintf("; training time shown in the recorded rows' machine's minutes (%.1f min here × %.2f)", secs[i]/60, ref.Factor())
 			}
 			fmt.Fprintf(b, "%s\t%s\t%.1f\t%s\t%s\n", r.Name, s, shown, filepath.Join(dir, "probes", "report-"+s+".json"), notes)
 		}

@@ -129,17 +129,19 @@ type Calibration struct {
 // Reference carries a budget from the machine other rows ran on to this one (-match
 // ROW=SECONDS): Row's recipe ran there at StepSeconds per step and here at
 // LocalStepSeconds (its own calibration, beside this row's), so this machine is
-// Factor = StepSeconds/LocalStepSeconds times as fast on that recipe, and the
-// row's budget here is BudgetSeconds (the budget there) divided by Factor — the same
+// Factor() = StepSeconds/LocalStepSeconds times as fast on that recipe, and the
+// row's budget here is BudgetSeconds (the budget there) divided by it — the same
 // compute as the reference rows had, not the same wall time on a faster or slower
 // machine.
 type Reference struct {
 	Row              string  `json:"row"`
 	StepSeconds      float64 `json:"step_seconds"`
 	LocalStepSeconds float64 `json:"local_step_seconds"`
-	Factor           float64 `json:"factor"`
 	BudgetSeconds    float64 `json:"budget_seconds"`
 }
+
+// Factor is how many times as fast this machine ran the reference recipe.
+func (r Reference) Factor() float64 { return r.StepSeconds / r.LocalStepSeconds }
 
 // ParseMatch parses -match's "ROW=SECONDS" (a row name and its seconds per step on the
 // reference machine); "" is no reference.

@@ -144,7 +144,7 @@ func TestRowNotes(t *testing.T) {
 	}
 	// A row matched to another machine's budget says both budgets and the paces behind them.
 	cal.Date, cal.BudgetSeconds = "2026-12-02", 2000
-	cal.Reference = &Reference{Row: "swav", StepSeconds: 2.166, LocalStepSeconds: 1.203, Factor: 1.8, BudgetSeconds: 3600}
+	cal.Reference = &Reference{Row: "swav", StepSeconds: 2.166, LocalStepSeconds: 1.203, BudgetSeconds: 3600}
 	want := "SimCLR; 1640 steps (1.75 epochs of 937) at batch 64, 1 thread(s), budget 33 min, calibrated 2026-12-02 " +
 		"(60 min on the machine of the recorded rows, where swav ran at 2.166 s/step against 1.203 here: -match)"
 	if got := rowNotes(r, cal, 1640, 1990); got != want {

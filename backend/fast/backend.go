@@ -115,6 +115,9 @@
 //	nohot        run everything on the delegate (for comparison and tests)
 //	nofuse       do not fuse chains of elementwise ops (for comparison and tests)
 //	stats        time every step; see Backend.Stats
+//	statshapes   stats, with each convolution's shape in its kind (batch,
+//	             spatial size, channels in→out, kernel, strides): the split by
+//	             layer rather than by role
 //	elementwise_min=N  run float32 elementwise ops, broadcasts and reductions
 //	             here from N output elements (default 16384); smaller ones
 //	             stay on the delegate
@@ -164,7 +167,9 @@ type Backend struct {
 	minElements int
 	config      string
 	stats       *opStats // Non-nil with the "stats" option.
-	finalized   atomic.Bool
+	// statShapes adds each convolution's shape to its stats kind.
+	statShapes bool
+	finalized  atomic.Bool
 }
 
 var _ backends.Backend = (*Backend)(nil)
@@ -175,7 +180,7 @@ func New(config string) (backends.Backend, error) {
 	delegateName := compat.BackendName
 	var noHot bool
 	minElements := defaultMinHotElements
-	withStats := false
+	withStats, statShapes := false, false
 	noFuse := false
 	noKernelGrad := false
 	noReduceFuse := false
@@ -213,6 +218,8 @@ func New(config string) (backends.Backend, error) {
 			mathExp = true
 		case "stats":
 			withStats = true
+		case "statshapes":
+			withStats, statShapes = true, true
 		case "purego":
 			opts.PureGo = true
 		case "nowinograd":
@@ -224,7 +231,7 @@ func New(config string) (backends.Backend, error) {
 		case "nohot":
 			noHot = true
 		default:
-			return nil, fmt.Errorf("backend %s: unknown option %q (known: workers=N, delegate=swavgo|go, purego, nowinograd, nokgrad, kgradgather, kgradunits, noreducefuse, mathexp, nohot, nofuse, stats, elementwise_min=N)",
+			return nil, fmt.Errorf("backend %s: unknown option %q (known: workers=N, delegate=swavgo|go, purego, nowinograd, nokgrad, kgradgather, kgradunits, noreducefuse, mathexp, nohot, nofuse, stats, statshapes, elementwise_min=N)",
 				BackendName, part)
 		}
 	}
@@ -247,6 +254,7 @@ func New(config string) (backends.Backend, error) {
 	if withStats {
 		b.stats = &opStats{}
 	}
+	b.statShapes = statShapes
 	return b, nil
 }
 

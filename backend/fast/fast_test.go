@@ -786,3 +786,31 @@ func hotSteps(exec backends.Executable) int {
 	}
 	return n
 }
+
+// TestStatShapes: with statshapes, the stats name each convolution by its shape —
+// the forward of a 2×10×10×32 → 64 stride-2 convolution and its kernel gradient
+// both as the forward convolution's shape — and without it by role only.
+func TestStatShapes(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	x := randTensor(r, 2, 10, 10, 32)
+	k := randTensor(r, 3, 3, 32, 64)
+	fn := func(in []*Node) []*Node {
+		y := Convolve(in[0], in[1]).StridePerAxis(2, 2).PaddingPerDim([][2]int{{1, 1}, {1, 1}}).Done()
+		loss := ReduceAllSum(Mul(y, y))
+		return []*Node{y, Gradient(loss, in[1])[0]}
+	}
+	const shape = "[2×10×10 32→64 k3×3 s2×2]"
+	for cfg, want := range map[string]bool{"stats": false, "statshapes": true} {
+		b := newFast(t, cfg)
+		runGraph(t, b, fn, []*tensors.Tensor{x, k})
+		stats := b.(*Backend).Stats()
+		for _, kind := range []string{"ConvGeneral/forward", "ConvGeneral/kernel-gradient"} {
+			if !strings.Contains(stats, kind) {
+				t.Errorf("%s: no %s in the stats:\n%s", cfg, kind, stats)
+			}
+			if got := strings.Contains(stats, kind+shape); got != want {
+				t.Errorf("%s: %s%s in the stats = %v, want %v:\n%s", cfg, kind, shape, got, want, stats)
+			}
+		}
+	}
+}

@@ -3,6 +3,8 @@ package fast
 import (
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
@@ -58,6 +60,9 @@ func (b *Builder) ConvGeneral(input, kernel backends.Op, axes backends.ConvolveA
 			plan.kernelGrad = nil
 		}
 		n.label = plan.label()
+		if b.backend.statShapes {
+			n.label += plan.shapeLabel()
+		}
 		n.conv = plan
 	}
 	return op, nil
@@ -385,6 +390,26 @@ func (p *convPlan) label() string {
 		kind = "ConvGeneral/kernel-permuted"
 	}
 	return kind
+}
+
+// shapeLabel describes the convolution's shape for the statshapes option, in
+// the terms of the forward convolution for a kernel gradient:
+// "[64×28×28 32→32 k3×3 s1×1]" (batch × spatial, channels in→out, kernel, strides).
+func (p *convPlan) shapeLabel() string {
+	q := &p.params
+	if p.kernelGrad != nil {
+		q = p.kernelGrad
+	}
+	join := func(v []int, def int, n int) string {
+		parts := make([]string, n)
+		for i := range parts {
+			parts[i] = strconv.Itoa(axisOrDefault(v, i, def))
+		}
+		return strings.Join(parts, "×")
+	}
+	d := len(q.InSpatial)
+	return fmt.Sprintf("[%d×%s %d→%d k%s s%s]", q.Batch, join(q.InSpatial, 0, d), q.InChannels, q.OutChannels,
+		join(q.KernelSpatial, 0, d), join(q.Strides, 1, d))
 }
 
 // operands returns the convolution's input and kernel (buffers in[0] and

@@ -86,7 +86,8 @@
 // branch-free ReLU max and sign, 867 with fusion, ~1020 with the convolution
 // epilogue (on one core the convolutions with their epilogues are then
 // 98.5 % of the time, at 88 GFLOP/s), and ~1110 with Winograd F(2×2, 3×3)
-// for the 3×3 layers (+23 % on one core: 550 → 677). The GEMM runs at
+// for the 3×3 layers (+23 % on one core: 550 → 677), then F(4×4, 3×3)
+// (bench/README.md has the 2026-12-03 figures). The GEMM runs at
 // 84–98 GFLOP/s on one core
 // (86–100 % of the 98 GFLOP/s reference peak; the core boosts above it), the
 // 3×3 convolutions with ≥ 32 channels at 76–108.
@@ -99,6 +100,8 @@
 //	delegate=go  delegate to plain simplego ("go:ops_sequential") instead of swavgo
 //	purego       use the portable Go micro-kernels (for comparison and tests)
 //	nowinograd   run 3×3 stride-1 convolutions directly, not by Winograd (comparison)
+//	nowinograd4  run 3×3 stride-1 convolutions by Winograd F(2×2, 3×3) only,
+//	             never F(4×4, 3×3) (comparison)
 //	nokgrad      run kernel-gradient convolutions as transposed generic convolutions,
 //	             not by gemm.ConvKernelGrad (comparison)
 //	kgradgather  run gemm.ConvKernelGrad in its general form only, the input
@@ -224,6 +227,8 @@ func New(config string) (backends.Backend, error) {
 			opts.PureGo = true
 		case "nowinograd":
 			opts.NoWinograd = true
+		case "nowinograd4":
+			opts.NoWinograd4 = true
 		case "kgradgather":
 			opts.KernelGradGather = true
 		case "kgradunits":
@@ -231,7 +236,7 @@ func New(config string) (backends.Backend, error) {
 		case "nohot":
 			noHot = true
 		default:
-			return nil, fmt.Errorf("backend %s: unknown option %q (known: workers=N, delegate=swavgo|go, purego, nowinograd, nokgrad, kgradgather, kgradunits, noreducefuse, mathexp, nohot, nofuse, stats, statshapes, elementwise_min=N)",
+			return nil, fmt.Errorf("backend %s: unknown option %q (known: workers=N, delegate=swavgo|go, purego, nowinograd, nowinograd4, nokgrad, kgradgather, kgradunits, noreducefuse, mathexp, nohot, nofuse, stats, statshapes, elementwise_min=N)",
 				BackendName, part)
 		}
 	}

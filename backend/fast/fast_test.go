@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -677,6 +678,10 @@ func TestConvKernelGradient(t *testing.T) {
 // (batch 8 of 14×14×32 → 32) differs in its last bits between 1 and 2 workers by
 // default, and is the same bit for bit for 1, 2 and 3 workers with kgradunits.
 func TestConvKernelGradientWorkers(t *testing.T) {
+	// Workers are capped at GOMAXPROCS: under GOMAXPROCS=1 "workers=2" would
+	// run one worker and the split would not happen (the goroutines need
+	// not run in parallel for it to).
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(3))
 	r := rand.New(rand.NewPCG(31, 32))
 	inputs := []*tensors.Tensor{randTensor(r, 8, 14, 14, 32), randTensor(r, 3, 3, 32, 32)}
 	fn := func(in []*Node) []*Node {

@@ -56,3 +56,11 @@ func asmVecSign(d, x *float32, n int) { vecSign(d, x, n) }
 func asmWinoIn(dst *float32, stride int, ptrs *uintptr, n int) { winoIn(dst, stride, ptrs, n) }
 
 func asmWinoOut(outs *uintptr, src *float32, stride int, n int) { winoOut(outs, src, stride, n) }
+
+func asmWinoIn4(dst *float32, stride int, ptrs *uintptr, n int, tmp *float32) {
+	winoIn4(dst, stride, ptrs, n, tmp)
+}
+
+func asmWinoOut4(outs *uintptr, src *float32, stride int, n int, tmp *float32) {
+	winoOut4(outs, src, stride, n, tmp)
+}

@@ -28,3 +28,11 @@ func asmWinoIn(dst *float32, stride int, ptrs *uintptr, n int) {
 func asmWinoOut(outs *uintptr, src *float32, stride int, n int) {
 	panic("gemm: assembly kernels are not available in this build")
 }
+
+func asmWinoIn4(dst *float32, stride int, ptrs *uintptr, n int, tmp *float32) {
+	panic("gemm: assembly kernels are not available in this build")
+}
+
+func asmWinoOut4(outs *uintptr, src *float32, stride int, n int, tmp *float32) {
+	panic("gemm: assembly kernels are not available in this build")
+}

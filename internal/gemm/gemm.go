@@ -27,7 +27,8 @@
 // never pack the input: the pointers are rebuilt per MC block, which costs
 // 6·taps pointer computations per 6×16·taps·Cin multiply-adds. 3×3
 // stride-1 convolutions with at least 32 input channels run as Winograd
-// F(2×2, 3×3) instead (winograd.go: 2.25× fewer multiply-adds), and
+// F(4×4, 3×3) instead (winograd.go: 4× fewer multiply-adds; F(2×2, 3×3),
+// 2.25× fewer, without the assembly transforms), and
 // ConvEpilogue hands each block of finished output rows to a caller's
 // function while it is in cache. ConvKernelGrad computes a convolution's
 // kernel gradient with the reduction over pixels in deep K blocks: for
@@ -85,6 +86,9 @@ type Options struct {
 	// NoWinograd runs every convolution directly, 3×3 stride-1 ones included
 	// (for tests and comparison; see winograd.go).
 	NoWinograd bool
+	// NoWinograd4 keeps every Winograd convolution on F(2×2, 3×3), never
+	// F(4×4, 3×3) (for tests and comparison; see winograd.go).
+	NoWinograd4 bool
 	// KernelGradGather runs every ConvKernelGrad in its general form, the
 	// input gathered into im2col panels (for tests and comparison with the
 	// in-place form; see convgrad.go).
@@ -103,6 +107,8 @@ type Engine struct {
 	useAsm  bool
 	// noWinograd disables the Winograd path for 3×3 stride-1 convolutions.
 	noWinograd bool
+	// noWinograd4 keeps Winograd convolutions on F(2×2, 3×3).
+	noWinograd4 bool
 	// kgGather disables ConvKernelGrad's in-place form.
 	kgGather bool
 	// kgUnits makes the in-place ConvKernelGrad split by tiles, never by pixels.
@@ -115,7 +121,7 @@ type Engine struct {
 
 // New creates an Engine.
 func New(opts Options) *Engine {
-	e := &Engine{workers: opts.Workers, useAsm: HasAsmKernels() && !opts.PureGo, noWinograd: opts.NoWinograd, kgGather: opts.KernelGradGather, kgUnits: opts.KernelGradSplitUnits}
+	e := &Engine{workers: opts.Workers, useAsm: HasAsmKernels() && !opts.PureGo, noWinograd: opts.NoWinograd, noWinograd4: opts.NoWinograd4, kgGather: opts.KernelGradGather, kgUnits: opts.KernelGradSplitUnits}
 	e.scratch.New = func() any { return new(scratch) }
 	return e
 }

@@ -47,3 +47,9 @@ func winoIn(dst *float32, stride int, ptrs *uintptr, n int)
 
 // winoOut computes the Winograd F(2×2, 3×3) output transform Aᵀ M A of one tile (see genWinograd).
 func winoOut(outs *uintptr, src *float32, stride int, n int)
+
+// winoIn4 computes the Winograd F(4×4, 3×3) input transform Bᵀ d B of one tile (see genWinograd4).
+func winoIn4(dst *float32, stride int, ptrs *uintptr, n int, tmp *float32)
+
+// winoOut4 computes the Winograd F(4×4, 3×3) output transform Aᵀ M A of one tile (see genWinograd4).
+func winoOut4(outs *uintptr, src *float32, stride int, n int, tmp *float32)

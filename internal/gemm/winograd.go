@@ -5,18 +5,22 @@ import (
 	"unsafe"
 )
 
-// Winograd F(2×2, 3×3) (Lavin and Gray, "Fast Algorithms for Convolutional Neural
-// Networks", 2016) for 3×3 stride-1 convolutions: each 2×2 block of outputs comes
-// from a 4×4 input tile d as Y = Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A, so the channel reduction
-// becomes 16 independent matrix products [tiles × Cin]·[Cin × Cout], 16 products per
-// four outputs instead of 36: 2.25× fewer multiply-adds. The products run on the
-// same micro-kernel (A read in place); the transforms are additions only, in
-// assembly (winoIn, winoOut: one call per tile, eight channels per step) where
-// the CPU has AVX2, else on the vector ops or plain Go. Measured on one core at
-// batch 64 (BenchmarkWinograd): 28×28×32 6.9 ms against 9.2 direct, 14×14×64
-// 5.2 against 8.7, 7×7×128 6.7 against 8.4. With the transforms built from
-// per-row vector-op calls instead, 32 channels were slower than direct (the
-// calls cost more than the products saved), hence the assembly.
+// Winograd convolution (Lavin and Gray, "Fast Algorithms for Convolutional
+// Neural Networks", 2016) for 3×3 stride-1 convolutions: each m×m block of
+// outputs comes from an (m+2)×(m+2) input tile d as
+// Y = Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A, so the channel reduction becomes (m+2)²
+// independent matrix products [tiles × Cin]·[Cin × Cout]. F(4×4, 3×3) (m = 4:
+// 36 products per 16 outputs instead of 144, 4× fewer multiply-adds) runs
+// wherever the assembly transforms do; F(2×2, 3×3) (m = 2: 16 per 4, 2.25×
+// fewer) is the portable form. The products run on the same micro-kernel
+// (A read in place); the transforms run in assembly (winoIn4/winoOut4 and
+// winoIn/winoOut: one call per tile, eight channels per step) where the CPU
+// has AVX2, else F(2×2)'s on the vector ops or plain Go. With the transforms
+// built from per-row vector-op calls instead, 32 channels were slower than
+// direct (the calls cost more than the products saved), hence the assembly.
+// Measured on one quiet core at batch 64 (BenchmarkWinograd, 2026-12-03):
+// 28×28×32 5.6 ms (F(4×4)) / 9.0 (F(2×2)) / 11.1 (direct), 14×14×64
+// 5.8 / 6.6 / 10.1, 7×7×128 6.8 / 7.9 / 10.1.
 
 const (
 	// winogradMinChannels is the smallest input channel count sent to Winograd
@@ -25,6 +29,9 @@ const (
 	// winogradTiles is the target number of tiles per block (the 16 transformed
 	// input and output matrices of a block stay in L2).
 	winogradTiles = 36
+	// winograd4Tiles is winogradTiles for F(4×4) (each tile four times the
+	// outputs, 36 instead of 16 matrices).
+	winograd4Tiles = 42
 )
 
 // winogradOK reports whether p is a 2-D, 3×3, stride-1, undilated convolution
@@ -42,12 +49,54 @@ func winogradOK(p *ConvParams) bool {
 	return p.InChannels >= winogradMinChannels && p.OutChannels%NR == 0
 }
 
-// winogradKernel writes U = G g Gᵀ for every (ci, co) into u (16·ci·co
-// floats) as 16 matrices [ci × co], u[e·ci·co:] for e = 4a + b, each packed
-// into micro-kernel panels (co a multiple of NR): element (c, o) of matrix e
-// at u[e·ci·co + (o/NR)·ci·NR + c·NR + o%NR]. Input channels [c0, c1) only,
-// so workers can split them.
-func winogradKernel(u, kernel []float32, ci, co, c0, c1 int) {
+// winoForm is one Winograd algorithm F(m×m, 3×3): tiles of m×m outputs from
+// (m+2)×(m+2) inputs, the kernel transformed by G ((m+2)×3).
+type winoForm struct {
+	m int
+	g [][3]float32
+}
+
+var (
+	// winoF2 is F(2×2, 3×3): 16 products per 4 outputs (2.25× fewer than
+	// direct); its transforms are additions only. Lavin and Gray's points
+	// 0, ±1, ∞.
+	winoF2 = winoForm{m: 2, g: [][3]float32{{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}}}
+	// winoF4 is F(4×4, 3×3): 36 products per 16 outputs (4× fewer than
+	// direct, 1.78× fewer than F(2×2)); points 0, ±1, ±2, ∞, transforms with
+	// small integer coefficients (genWinograd4). Its float32 error is about
+	// ten times F(2×2)'s, still far below the noise of training.
+	winoF4 = winoForm{m: 4, g: [][3]float32{
+		{1.0 / 4, 0, 0},
+		{-1.0 / 6, -1.0 / 6, -1.0 / 6},
+		{-1.0 / 6, 1.0 / 6, -1.0 / 6},
+		{1.0 / 24, 1.0 / 12, 1.0 / 6},
+		{1.0 / 24, -1.0 / 12, 1.0 / 6},
+		{0, 0, 1},
+	}}
+)
+
+// winoFormFor picks the algorithm for p (winogradOK): F(4×4) where the
+// assembly transforms run (channels in multiples of 8), else F(2×2).
+// Measured on one quiet core at batch 64 (BenchmarkWinograd, 2026-12-03),
+// F(4×4) against F(2×2): 28×28×32 5.6 against 9.0 ms, 28×28×64 16.5 against
+// 25.5, 14×14×64 5.8 against 6.6, 7×7×128 6.8 against 7.9 — faster even
+// where its 4×4 tiles overhang a 14- or 7-pixel output and its kernel
+// transform (36 values per channel pair instead of 16, every call) weighs
+// most.
+func (e *Engine) winoFormFor(p *ConvParams) winoForm {
+	if e.useAsm && !e.noWinograd4 && p.InChannels%8 == 0 && p.OutChannels%8 == 0 {
+		return winoF4
+	}
+	return winoF2
+}
+
+// winogradKernel writes U = G g Gᵀ for every (ci, co) into u (a²·ci·co
+// floats, a = f.m+2) as a² matrices [ci × co], u[e·ci·co:] for e = a·i + j,
+// each packed into micro-kernel panels (co a multiple of NR): element (c, o)
+// of matrix e at u[e·ci·co + (o/NR)·ci·NR + c·NR + o%NR]. Input channels
+// [c0, c1) only, so workers can split them.
+func winogradKernel(f winoForm, u, kernel []float32, ci, co, c0, c1 int) {
+	al := len(f.g)
 	for c := c0; c < c1; c++ {
 		for o := 0; o < co; o++ {
 			var g [3][3]float32
@@ -56,19 +105,18 @@ func winogradKernel(u, kernel []float32, ci, co, c0, c1 int) {
 					g[i][j] = kernel[((i*3+j)*ci+c)*co+o]
 				}
 			}
-			// t = G g (4×3); G rows: [1 0 0], [½ ½ ½], [½ −½ ½], [0 0 1].
-			var t [4][3]float32
-			for j := 0; j < 3; j++ {
-				t[0][j] = g[0][j]
-				t[1][j] = 0.5 * (g[0][j] + g[1][j] + g[2][j])
-				t[2][j] = 0.5 * (g[0][j] - g[1][j] + g[2][j])
-				t[3][j] = g[2][j]
+			var t [6][3]float32 // G g
+			for a := 0; a < al; a++ {
+				ga := f.g[a]
+				for j := 0; j < 3; j++ {
+					t[a][j] = ga[0]*g[0][j] + ga[1]*g[1][j] + ga[2]*g[2][j]
+				}
 			}
 			at := (o/NR)*ci*NR + c*NR + o%NR
-			for a := 0; a < 4; a++ {
-				r := [4]float32{t[a][0], 0.5 * (t[a][0] + t[a][1] + t[a][2]), 0.5 * (t[a][0] - t[a][1] + t[a][2]), t[a][2]}
-				for b := 0; b < 4; b++ {
-					u[(4*a+b)*ci*co+at] = r[b]
+			for a := 0; a < al; a++ {
+				for b := 0; b < al; b++ {
+					gb := f.g[b]
+					u[(al*a+b)*ci*co+at] = t[a][0]*gb[0] + t[a][1]*gb[1] + t[a][2]*gb[2]
 				}
 			}
 		}
@@ -83,6 +131,10 @@ type winoScratch struct {
 // convWinograd computes the convolution p (winogradOK) into output, calling epi
 // (when set) on each block of finished output rows.
 func (e *Engine) convWinograd(p *ConvParams, input, kernel, output []float32, epi Epilogue) {
+	f := e.winoFormFor(p)
+	tm := f.m     // outputs per tile side
+	al := tm + 2  // inputs per tile side
+	ne := al * al // products per tile
 	ci, co := p.InChannels, p.OutChannels
 	h, w := p.InSpatial[0], p.InSpatial[1]
 	oh, ow := p.OutSpatial[0], p.OutSpatial[1]
@@ -90,9 +142,13 @@ func (e *Engine) convWinograd(p *ConvParams, input, kernel, output []float32, ep
 	if len(p.Paddings) > 0 {
 		padY, padX = p.Paddings[0][0], p.Paddings[1][0]
 	}
-	tilesY, tilesX := (oh+1)/2, (ow+1)/2
+	tilesY, tilesX := (oh+tm-1)/tm, (ow+tm-1)/tm
 	tileRows := p.Batch * tilesY
-	rowsPerBlock := max(1, winogradTiles/tilesX)
+	target := winogradTiles
+	if tm == 4 {
+		target = winograd4Tiles
+	}
+	rowsPerBlock := max(1, target/tilesX)
 	blocks := (tileRows + rowsPerBlock - 1) / rowsPerBlock
 	maxT := rowsPerBlock * tilesX
 	tPad := (maxT + MR - 1) / MR * MR
@@ -102,13 +158,13 @@ func (e *Engine) convWinograd(p *ConvParams, input, kernel, output []float32, ep
 	// computation by input channels first.
 	su := e.getScratch()
 	defer e.putScratch(su)
-	su.kgAcc = grow(su.kgAcc, 16*ci*co)
+	su.kgAcc = grow(su.kgAcc, ne*ci*co)
 	u := su.kgAcc
-	// (About 1 µs per 1000 (ci, co) pairs: 1.5 ms for 128×128, worth
-	// splitting from 64×64 on.)
-	kw := e.workersFor(float64(ci*co)*1000, ci)
+	// (About 1 µs per 1000 (ci, co) pairs for F(2×2): 1.5 ms for 128×128,
+	// worth splitting from 64×64 on.)
+	kw := e.workersFor(float64(ci*co)*float64(ne)*64, ci)
 	parallel(kw, ci, kw, func(c0, c1 int) {
-		winogradKernel(u, kernel, ci, co, c0, c1)
+		winogradKernel(f, u, kernel, ci, co, c0, c1)
 	})
 	parallel(workers, blocks, 4*workers, func(lo, hi int) {
 		// Buffers from the pool: a piece allocating its own would zero
@@ -116,32 +172,32 @@ func (e *Engine) convWinograd(p *ConvParams, input, kernel, output []float32, ep
 		ws := e.getScratch()
 		defer e.putScratch(ws)
 		b := &ws.wino
-		b.v = grow(b.v, 16*tPad*ci) // v[e][t][c]
-		b.m = grow(b.m, 16*tPad*co) // m[e][t][o]
+		b.v = grow(b.v, ne*tPad*ci) // v[e][t][c]
+		b.m = grow(b.m, ne*tPad*co) // m[e][t][o]
 		b.zero = grow(b.zero, ci)
 		clear(b.zero)
-		b.tmp = grow(b.tmp, 16*max(ci, co))
+		b.tmp = grow(b.tmp, max(16*max(ci, co), 36*8))
 		b.spare = grow(b.spare, co)
 		v, m, zero, tmp, spare := b.v, b.m, b.zero, b.tmp, b.spare
 		vec := func(k, n int) []float32 { return tmp[k*n : (k+1)*n] }
 		// The assembly transforms take 8 channels per step; spare receives the
-		// outputs of a tile that fall outside the image.
+		// outputs of a tile that fall outside the image. F(4×4) always has them
+		// (winoFormFor).
 		asmTransforms := e.useAsm && ci%8 == 0 && co%8 == 0
-		var ptrs [16]uintptr
+		var ptrs [36]uintptr
 		for blk := lo; blk < hi; blk++ {
 			tr0 := blk * rowsPerBlock
 			tr1 := min(tr0+rowsPerBlock, tileRows)
 			nt := (tr1 - tr0) * tilesX
 			// Input transform Bᵀ d B, on whole channel vectors.
-			// Bᵀ rows: [1 0 −1 0], [0 1 1 0], [0 −1 1 0], [0 1 0 −1].
 			for t := 0; t < nt; t++ {
 				tr, tx := tr0+t/tilesX, t%tilesX
 				n, ty := tr/tilesY, tr%tilesY
-				var d [4][4][]float32
-				for i := 0; i < 4; i++ {
-					iy := 2*ty - padY + i
-					for j := 0; j < 4; j++ {
-						ix := 2*tx - padX + j
+				var d [6][6][]float32
+				for i := 0; i < al; i++ {
+					iy := tm*ty - padY + i
+					for j := 0; j < al; j++ {
+						ix := tm*tx - padX + j
 						d[i][j] = zero
 						if uint(iy) < uint(h) && uint(ix) < uint(w) {
 							off := ((n*h+iy)*w + ix) * ci
@@ -150,17 +206,22 @@ func (e *Engine) convWinograd(p *ConvParams, input, kernel, output []float32, ep
 					}
 				}
 				if asmTransforms {
-					for i := 0; i < 4; i++ {
-						for j := 0; j < 4; j++ {
-							ptrs[4*i+j] = uintptr(unsafe.Pointer(unsafe.SliceData(d[i][j])))
+					for i := 0; i < al; i++ {
+						for j := 0; j < al; j++ {
+							ptrs[al*i+j] = uintptr(unsafe.Pointer(unsafe.SliceData(d[i][j])))
 						}
 					}
-					asmWinoIn(&v[t*ci], tPad*ci, &ptrs[0], ci)
+					if tm == 4 {
+						asmWinoIn4(&v[t*ci], tPad*ci, &ptrs[0], ci, &tmp[0])
+					} else {
+						asmWinoIn(&v[t*ci], tPad*ci, &ptrs[0], ci)
+					}
 					// ptrs hides these from the garbage collector during the call.
 					runtime.KeepAlive(input)
 					runtime.KeepAlive(zero)
 					continue
 				}
+				// F(2×2) only. Bᵀ rows: [1 0 −1 0], [0 1 1 0], [0 −1 1 0], [0 1 0 −1].
 				for j := 0; j < 4; j++ { // s = Bᵀ d, row i of s in tmp vector 4i+j.
 					e.vsub(vec(j, ci), d[0][j], d[2][j])
 					e.vadd(vec(4+j, ci), d[1][j], d[2][j])
@@ -176,11 +237,11 @@ func (e *Engine) convWinograd(p *ConvParams, input, kernel, output []float32, ep
 					e.vsub(at(3), s1, s3)
 				}
 			}
-			for ee := 0; ee < 16; ee++ {
+			for ee := 0; ee < ne; ee++ {
 				clear(v[(ee*tPad+nt)*ci : (ee+1)*tPad*ci]) // Rows past the block's tiles.
 			}
-			// The 16 products m[e] = v[e]·u[e].
-			for ee := 0; ee < 16; ee++ {
+			// The ne products m[e] = v[e]·u[e].
+			for ee := 0; ee < ne; ee++ {
 				for jr := 0; jr < co; jr += NR {
 					bp := &u[ee*ci*co+(jr/NR)*ci*NR]
 					for t0 := 0; t0 < nt; t0 += MR {
@@ -188,32 +249,33 @@ func (e *Engine) convWinograd(p *ConvParams, input, kernel, output []float32, ep
 					}
 				}
 			}
-			// Output transform Aᵀ m A, on whole channel vectors; Aᵀ rows: [1 1 1 0], [0 1 −1 −1].
+			// Output transform Aᵀ m A, on whole channel vectors.
 			for t := 0; t < nt; t++ {
 				tr, tx := tr0+t/tilesX, t%tilesX
 				n, ty := tr/tilesY, tr%tilesY
-				oy, ox := 2*ty, 2*tx
+				oy, ox := tm*ty, tm*tx
 				if asmTransforms {
-					row := ((n*oh+oy)*ow + ox) * co
-					outs := [4]uintptr{}
-					for k := range outs {
-						outs[k] = uintptr(unsafe.Pointer(&spare[0]))
-					}
-					outs[0] = uintptr(unsafe.Pointer(&output[row]))
-					if ox+1 < ow {
-						outs[1] = uintptr(unsafe.Pointer(&output[row+co]))
-					}
-					if oy+1 < oh {
-						outs[2] = uintptr(unsafe.Pointer(&output[row+ow*co]))
-						if ox+1 < ow {
-							outs[3] = uintptr(unsafe.Pointer(&output[row+(ow+1)*co]))
+					// Outputs outside the image go to spare.
+					var outs [16]uintptr
+					for dy := 0; dy < tm; dy++ {
+						for dx := 0; dx < tm; dx++ {
+							at := &spare[0]
+							if oy+dy < oh && ox+dx < ow {
+								at = &output[((n*oh+oy+dy)*ow+ox+dx)*co]
+							}
+							outs[tm*dy+dx] = uintptr(unsafe.Pointer(at))
 						}
 					}
-					asmWinoOut(&outs[0], &m[t*co], tPad*co, co)
+					if tm == 4 {
+						asmWinoOut4(&outs[0], &m[t*co], tPad*co, co, &tmp[0])
+					} else {
+						asmWinoOut(&outs[0], &m[t*co], tPad*co, co)
+					}
 					runtime.KeepAlive(output) // outs hides them from the garbage collector.
 					runtime.KeepAlive(spare)
 					continue
 				}
+				// F(2×2) only. Aᵀ rows: [1 1 1 0], [0 1 −1 −1].
 				q := func(ee int) []float32 { return m[(ee*tPad+t)*co : (ee*tPad+t+1)*co] }
 				for j := 0; j < 4; j++ { // Rows of Aᵀ m: s0 in tmp vectors 0–3, s1 in 4–7.
 					s0, s1 := vec(j, co), vec(4+j, co)
@@ -238,7 +300,7 @@ func (e *Engine) convWinograd(p *ConvParams, input, kernel, output []float32, ep
 			if epi != nil {
 				n0, ty0 := tr0/tilesY, tr0%tilesY
 				n1, ty1 := (tr1-1)/tilesY, (tr1-1)%tilesY
-				epi((n0*oh+2*ty0)*ow, (n1*oh+min(2*ty1+2, oh))*ow)
+				epi((n0*oh+tm*ty0)*ow, (n1*oh+min(tm*ty1+tm, oh))*ow)
 			}
 		}
 	})

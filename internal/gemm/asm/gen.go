@@ -25,6 +25,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 
 	. "github.com/mmcloughlin/avo/build"
 	. "github.com/mmcloughlin/avo/operand"
@@ -416,6 +417,172 @@ func genWinograd() {
 	RET()
 }
 
+// broadcastConst fills y with eight copies of the float32 v (through a
+// general-purpose register, so the kernels need no data section).
+func broadcastConst(v float32, y reg.VecPhysical) {
+	r := GP32()
+	MOVL(U32(math.Float32bits(v)), r)
+	x := y.AsX()
+	VMOVD(r, x)
+	VBROADCASTSS(x, y)
+}
+
+// wino4InRows emits the 1-D input transform of Winograd F(4×4, 3×3) on the six
+// vectors d = Y0…Y5 with Bᵀ rows [4 0 −5 0 1 0], [0 −4 −4 1 1 0],
+// [0 4 −4 −1 1 0], [0 −2 −1 2 1 0], [0 2 −1 −2 1 0], [0 4 0 −5 0 1]
+// (four in Y13, five in Y14, two in Y15) and returns the registers that
+// hold t0…t5.
+func wino4InRows() [6]reg.VecPhysical {
+	four, five, two := reg.Y13, reg.Y14, reg.Y15
+	VADDPS(reg.Y2, reg.Y1, reg.Y6)      // d1 + d2
+	VADDPS(reg.Y4, reg.Y3, reg.Y7)      // d3 + d4
+	VFNMADD231PS(reg.Y6, four, reg.Y7)  // t1 = d3 + d4 − 4(d1 + d2)
+	VSUBPS(reg.Y2, reg.Y1, reg.Y8)      // d1 − d2
+	VSUBPS(reg.Y3, reg.Y4, reg.Y9)      // d4 − d3
+	VFMADD231PS(reg.Y8, four, reg.Y9)   // t2 = d4 − d3 + 4(d1 − d2)
+	VSUBPS(reg.Y2, reg.Y4, reg.Y10)     // d4 − d2
+	VSUBPS(reg.Y1, reg.Y3, reg.Y11)     // d3 − d1
+	VMOVAPS(reg.Y10, reg.Y12)           //
+	VFMADD231PS(reg.Y11, two, reg.Y12)  // t3 = d4 − d2 + 2(d3 − d1)
+	VFNMADD231PS(reg.Y11, two, reg.Y10) // t4 = d4 − d2 − 2(d3 − d1)
+	VFMADD231PS(reg.Y0, four, reg.Y4)   // d4 + 4d0
+	VFNMADD231PS(reg.Y2, five, reg.Y4)  // t0 = 4d0 − 5d2 + d4
+	VFMADD231PS(reg.Y1, four, reg.Y5)   // d5 + 4d1
+	VFNMADD231PS(reg.Y3, five, reg.Y5)  // t5 = 4d1 − 5d3 + d5
+	return [6]reg.VecPhysical{reg.Y4, reg.Y7, reg.Y9, reg.Y12, reg.Y10, reg.Y5}
+}
+
+// wino4OutRows emits the 1-D output transform of Winograd F(4×4, 3×3) on the
+// six vectors m = Y0…Y5 with Aᵀ rows [1 1 1 1 1 0], [0 1 −1 2 −2 0],
+// [0 1 1 4 4 0], [0 1 −1 8 −8 1] (two in Y13, four in Y14, eight in Y15) and
+// returns the registers that hold y0…y3.
+func wino4OutRows() [4]reg.VecPhysical {
+	two, four, eight := reg.Y13, reg.Y14, reg.Y15
+	VADDPS(reg.Y2, reg.Y1, reg.Y6)     // m1 + m2
+	VSUBPS(reg.Y2, reg.Y1, reg.Y7)     // m1 − m2
+	VADDPS(reg.Y4, reg.Y3, reg.Y8)     // m3 + m4
+	VSUBPS(reg.Y4, reg.Y3, reg.Y9)     // m3 − m4
+	VADDPS(reg.Y6, reg.Y0, reg.Y0)     //
+	VADDPS(reg.Y8, reg.Y0, reg.Y0)     // y0 = m0 + (m1 + m2) + (m3 + m4)
+	VMOVAPS(reg.Y7, reg.Y10)           //
+	VFMADD231PS(reg.Y9, two, reg.Y10)  // y1 = (m1 − m2) + 2(m3 − m4)
+	VFMADD231PS(reg.Y8, four, reg.Y6)  // y2 = (m1 + m2) + 4(m3 + m4)
+	VADDPS(reg.Y5, reg.Y7, reg.Y7)     //
+	VFMADD231PS(reg.Y9, eight, reg.Y7) // y3 = (m1 − m2) + 8(m3 − m4) + m5
+	return [4]reg.VecPhysical{reg.Y0, reg.Y10, reg.Y6, reg.Y7}
+}
+
+// genWinograd4 emits the Winograd F(4×4, 3×3) transforms of winograd.go, eight
+// channels per step over n channels (a multiple of 8), each as two passes of
+// the 1-D transform through tmp (36 vectors of 8 floats, the caller's):
+//   - winoIn4(dst, stride, ptrs, n, tmp): V = Bᵀ d B for one 6×6 input tile,
+//     ptrs[6i+j] pointing to the channel vector of tile pixel (i, j), V[e]
+//     stored at dst + e·stride (floats);
+//   - winoOut4(outs, src, stride, n, tmp): Y = Aᵀ M A for one tile, M[e] read
+//     at src + e·stride, Y[dy][dx] stored at outs[4·dy+dx].
+func genWinograd4() {
+	TEXT("winoIn4", NOSPLIT, "func(dst *float32, stride int, ptrs *uintptr, n int, tmp *float32)")
+	Doc("winoIn4 computes the Winograd F(4×4, 3×3) input transform Bᵀ d B of one tile (see genWinograd4).")
+	dst := Load(Param("dst"), GP64())
+	sb := Load(Param("stride"), GP64())
+	SHLQ(U8(2), sb) // bytes
+	ptrs := Load(Param("ptrs"), GP64())
+	n := Load(Param("n"), GP64())
+	SHLQ(U8(2), n) // bytes
+	tmp := Load(Param("tmp"), GP64())
+	broadcastConst(4, reg.Y13)
+	broadcastConst(5, reg.Y14)
+	broadcastConst(2, reg.Y15)
+	off := GP64()
+	XORQ(off, off)
+	pa, out := GP64(), GP64()
+	Label("winoIn4_loop")
+	CMPQ(off, n)
+	JGE(LabelRef("winoIn4_done"))
+	// Pass 1, per tile column j: t = Bᵀ d[·][j] into tmp[6i + j].
+	for j := 0; j < 6; j++ {
+		for r := 0; r < 6; r++ {
+			MOVQ(Mem{Base: ptrs, Disp: 8 * (6*r + j)}, pa)
+			VMOVUPS(Mem{Base: pa, Index: off, Scale: 1}, []reg.VecPhysical{reg.Y0, reg.Y1, reg.Y2, reg.Y3, reg.Y4, reg.Y5}[r])
+		}
+		for i, t := range wino4InRows() {
+			VMOVUPS(t, Mem{Base: tmp, Disp: 32 * (6*i + j)})
+		}
+	}
+	// Pass 2, per row i of t: V[6i + k] = (t[i][·] B)[k], in order of e.
+	MOVQ(dst, out)
+	ADDQ(off, out)
+	for i := 0; i < 6; i++ {
+		for k := 0; k < 6; k++ {
+			VMOVUPS(Mem{Base: tmp, Disp: 32 * (6*i + k)}, []reg.VecPhysical{reg.Y0, reg.Y1, reg.Y2, reg.Y3, reg.Y4, reg.Y5}[k])
+		}
+		for _, v := range wino4InRows() {
+			VMOVUPS(v, Mem{Base: out})
+			ADDQ(sb, out)
+		}
+	}
+	ADDQ(U8(32), off)
+	JMP(LabelRef("winoIn4_loop"))
+	Label("winoIn4_done")
+	VZEROUPPER()
+	RET()
+
+	TEXT("winoOut4", NOSPLIT, "func(outs *uintptr, src *float32, stride int, n int, tmp *float32)")
+	Doc("winoOut4 computes the Winograd F(4×4, 3×3) output transform Aᵀ M A of one tile (see genWinograd4).")
+	outs := Load(Param("outs"), GP64())
+	src := Load(Param("src"), GP64())
+	sb2 := Load(Param("stride"), GP64())
+	SHLQ(U8(2), sb2)
+	n2 := Load(Param("n"), GP64())
+	SHLQ(U8(2), n2)
+	tmp2 := Load(Param("tmp"), GP64())
+	sb6 := GP64() // six elements of M: one row of the tile
+	MOVQ(sb2, sb6)
+	IMUL3Q(U32(6), sb6, sb6)
+	broadcastConst(2, reg.Y13)
+	broadcastConst(4, reg.Y14)
+	broadcastConst(8, reg.Y15)
+	off2 := GP64()
+	XORQ(off2, off2)
+	q, o := GP64(), GP64()
+	Label("winoOut4_loop")
+	CMPQ(off2, n2)
+	JGE(LabelRef("winoOut4_done"))
+	// Pass 1, per tile column k: a = Aᵀ M[·][k] into tmp[6·dy + k].
+	MOVQ(src, q)
+	ADDQ(off2, q)
+	for k := 0; k < 6; k++ {
+		MOVQ(q, o)
+		for r := 0; r < 6; r++ {
+			VMOVUPS(Mem{Base: o}, []reg.VecPhysical{reg.Y0, reg.Y1, reg.Y2, reg.Y3, reg.Y4, reg.Y5}[r])
+			if r < 5 {
+				ADDQ(sb6, o)
+			}
+		}
+		for dy, a := range wino4OutRows() {
+			VMOVUPS(a, Mem{Base: tmp2, Disp: 32 * (6*dy + k)})
+		}
+		if k < 5 {
+			ADDQ(sb2, q)
+		}
+	}
+	// Pass 2, per output row dy: Y[dy][·] = a[dy][·] A.
+	for dy := 0; dy < 4; dy++ {
+		for k := 0; k < 6; k++ {
+			VMOVUPS(Mem{Base: tmp2, Disp: 32 * (6*dy + k)}, []reg.VecPhysical{reg.Y0, reg.Y1, reg.Y2, reg.Y3, reg.Y4, reg.Y5}[k])
+		}
+		for dx, y := range wino4OutRows() {
+			MOVQ(Mem{Base: outs, Disp: 8 * (4*dy + dx)}, o)
+			VMOVUPS(y, Mem{Base: o, Index: off2, Scale: 1})
+		}
+	}
+	ADDQ(U8(32), off2)
+	JMP(LabelRef("winoOut4_loop"))
+	Label("winoOut4_done")
+	VZEROUPPER()
+	RET()
+}
+
 func main() {
 	ConstraintExpr("amd64,!purego")
 	genStrided()
@@ -423,5 +590,6 @@ func main() {
 	genCPUID()
 	genVec()
 	genWinograd()
+	genWinograd4()
 	Generate()
 }

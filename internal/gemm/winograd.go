@@ -50,29 +50,50 @@ func winogradOK(p *ConvParams) bool {
 }
 
 // winoForm is one Winograd algorithm F(m×m, 3×3): tiles of m×m outputs from
-// (m+2)×(m+2) inputs, the kernel transformed by G ((m+2)×3).
+// a×a inputs (a = m+2), the kernel transformed by G (a×3).
 type winoForm struct {
 	m int
 	g [][3]float32
+	// t is the kernel transform as one matrix, G⊗G: U[e] = Σ_k t[e][k]·g[k]
+	// for e = a·i + j and k = 3·r + s (t[e][k] = G[i][r]·G[j][s]), a²×9,
+	// its rows padded with zeros to a multiple of MR.
+	t []float32
+}
+
+// newWinoForm builds F(m×m, 3×3) from its G.
+func newWinoForm(m int, g [][3]float32) winoForm {
+	al := len(g)
+	rows := (al*al + MR - 1) / MR * MR
+	t := make([]float32, rows*9)
+	for i := 0; i < al; i++ {
+		for j := 0; j < al; j++ {
+			for r := 0; r < 3; r++ {
+				for s := 0; s < 3; s++ {
+					t[(al*i+j)*9+3*r+s] = g[i][r] * g[j][s]
+				}
+			}
+		}
+	}
+	return winoForm{m: m, g: g, t: t}
 }
 
 var (
 	// winoF2 is F(2×2, 3×3): 16 products per 4 outputs (2.25× fewer than
 	// direct); its transforms are additions only. Lavin and Gray's points
 	// 0, ±1, ∞.
-	winoF2 = winoForm{m: 2, g: [][3]float32{{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}}}
+	winoF2 = newWinoForm(2, [][3]float32{{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}})
 	// winoF4 is F(4×4, 3×3): 36 products per 16 outputs (4× fewer than
 	// direct, 1.78× fewer than F(2×2)); points 0, ±1, ±2, ∞, transforms with
 	// small integer coefficients (genWinograd4). Its float32 error is about
 	// ten times F(2×2)'s, still far below the noise of training.
-	winoF4 = winoForm{m: 4, g: [][3]float32{
+	winoF4 = newWinoForm(4, [][3]float32{
 		{1.0 / 4, 0, 0},
 		{-1.0 / 6, -1.0 / 6, -1.0 / 6},
 		{-1.0 / 6, 1.0 / 6, -1.0 / 6},
 		{1.0 / 24, 1.0 / 12, 1.0 / 6},
 		{1.0 / 24, -1.0 / 12, 1.0 / 6},
 		{0, 0, 1},
-	}}
+	})
 )
 
 // winoFormFor picks the algorithm for p (winogradOK): F(4×4) where the
@@ -95,28 +116,32 @@ func (e *Engine) winoFormFor(p *ConvParams) winoForm {
 // each packed into micro-kernel panels (co a multiple of NR): element (c, o)
 // of matrix e at u[e·ci·co + (o/NR)·ci·NR + c·NR + o%NR]. Input channels
 // [c0, c1) only, so workers can split them.
-func winogradKernel(f winoForm, u, kernel []float32, ci, co, c0, c1 int) {
+//
+// It runs as products on the micro-kernel: for each input channel and panel
+// of NR output channels, f.t (a²×9) times the 9 taps' NR-wide kernel rows,
+// each 6×NR result tile stored straight into its place in the a² matrices
+// (row stride ci·co). Scalar, this transform took 37 % of a 7×7×128 F(4×4)
+// convolution (it is recomputed every call: the kernel changes every step).
+func (e *Engine) winogradKernel(f winoForm, u, kernel []float32, ci, co, c0, c1 int) {
 	al := len(f.g)
+	ne := al * al
+	var bp [9 * NR]float32 // one panel of the kernel: 9 taps × NR outputs
+	var tile [MR * NR]float32
 	for c := c0; c < c1; c++ {
-		for o := 0; o < co; o++ {
-			var g [3][3]float32
-			for i := 0; i < 3; i++ {
-				for j := 0; j < 3; j++ {
-					g[i][j] = kernel[((i*3+j)*ci+c)*co+o]
-				}
+		for o0 := 0; o0 < co; o0 += NR {
+			for k := 0; k < 9; k++ {
+				copy(bp[k*NR:(k+1)*NR], kernel[(k*ci+c)*co+o0:(k*ci+c)*co+o0+NR])
 			}
-			var t [6][3]float32 // G g
-			for a := 0; a < al; a++ {
-				ga := f.g[a]
-				for j := 0; j < 3; j++ {
-					t[a][j] = ga[0]*g[0][j] + ga[1]*g[1][j] + ga[2]*g[2][j]
+			at := (o0/NR)*ci*NR + c*NR
+			for r0 := 0; r0 < ne; r0 += MR {
+				if r0+MR <= ne {
+					e.kernel(9, &f.t[r0*9], 9, 1, &bp[0], &u[r0*ci*co+at], ci*co, 1, 0)
+					continue
 				}
-			}
-			at := (o/NR)*ci*NR + c*NR + o%NR
-			for a := 0; a < al; a++ {
-				for b := 0; b < al; b++ {
-					gb := f.g[b]
-					u[(al*a+b)*ci*co+at] = t[a][0]*gb[0] + t[a][1]*gb[1] + t[a][2]*gb[2]
+				// The last rows of F(2×2)'s 16: through a whole tile.
+				e.kernel(9, &f.t[r0*9], 9, 1, &bp[0], &tile[0], NR, 1, 0)
+				for r := r0; r < ne; r++ {
+					copy(u[r*ci*co+at:r*ci*co+at+NR], tile[(r-r0)*NR:(r-r0+1)*NR])
 				}
 			}
 		}
@@ -160,11 +185,10 @@ func (e *Engine) convWinograd(p *ConvParams, input, kernel, output []float32, ep
 	defer e.putScratch(su)
 	su.kgAcc = grow(su.kgAcc, ne*ci*co)
 	u := su.kgAcc
-	// (About 1 µs per 1000 (ci, co) pairs for F(2×2): 1.5 ms for 128×128,
-	// worth splitting from 64×64 on.)
-	kw := e.workersFor(float64(ci*co)*float64(ne)*64, ci)
+	// (2·9 multiply-adds per value; split from about 64×64 on.)
+	kw := e.workersFor(float64(ci*co)*float64(ne)*18, ci)
 	parallel(kw, ci, kw, func(c0, c1 int) {
-		winogradKernel(f, u, kernel, ci, co, c0, c1)
+		e.winogradKernel(f, u, kernel, ci, co, c0, c1)
 	})
 	parallel(workers, blocks, 4*workers, func(lo, hi int) {
 		// Buffers from the pool: a piece allocating its own would zero

@@ -76,7 +76,26 @@ type config struct {
 // batchSize is the recipe's, on both sides.
 const batchSize = 64
 
+// checkReference fails fast, before any timed run, when the reference cannot start:
+// the script missing, or its interpreter without torch or torchvision.
+func checkReference(c config) error {
+	if _, err := os.Stat(c.ref); err != nil {
+		return fmt.Errorf("the reference training loop: %w (-ref; -torch=false to run without it)", err)
+	}
+	out, err := exec.Command(c.python, "-c", "import torch, torchvision").CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%s cannot import torch and torchvision, which %s needs (Debian: apt-get install python3-torch python3-torchvision; -python for another interpreter, -torch=false to run without the reference): %v: %s",
+			c.python, c.ref, err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
 func run(c config) error {
+	if c.torch {
+		if err := checkReference(c); err != nil {
+			return err
+		}
+	}
 	dir, err := os.MkdirTemp("", "swav-bench-pretrain")
 	if err != nil {
 		return err

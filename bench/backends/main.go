@@ -171,6 +171,10 @@ func run(modelName string, batch, iters int, backendConfigs []string, torch bool
 	}
 	// Interleave: one timed iteration per participant per round.
 	results := make(map[string]map[string]float64)
+	// paired[name][mode]: the median over rounds of PyTorch's time over the
+	// participant's in the same round (adjacent in time, so a drift in the
+	// machine's speed cancels out of each pair).
+	paired := make(map[string]map[string]float64)
 	for _, mode := range modes {
 		times := make([][]time.Duration, len(parts))
 		for round := 0; round < iters; round++ {
@@ -201,15 +205,35 @@ func run(modelName string, batch, iters int, backendConfigs []string, torch bool
 			fmt.Printf("%-22s %-6s %8.1f images/s  (median %v of %v)\n", p.name(), mode, float64(batch)/med.Seconds(),
 				med.Round(time.Millisecond), roundAll(times[i]))
 		}
+		if tr != nil {
+			ref := times[len(parts)-1]
+			for i, p := range parts[:len(parts)-1] {
+				if len(times[i]) != len(ref) {
+					continue // a slow backend ran fewer rounds
+				}
+				var ratios []float64
+				for r := range ref {
+					ratios = append(ratios, ref[r].Seconds()/times[i][r].Seconds())
+				}
+				if paired[p.name()] == nil {
+					paired[p.name()] = make(map[string]float64)
+				}
+				paired[p.name()][mode] = medianFloat(ratios)
+			}
+		}
 	}
 	if tr == nil {
 		return nil
 	}
-	fmt.Printf("ratios vs PyTorch at %d thread(s), GOMAXPROCS %d (higher is better):\n", tr.threads, runtime.GOMAXPROCS(0))
+	fmt.Printf("ratios vs PyTorch at %d thread(s), GOMAXPROCS %d (higher is better; ratio of the medians, and in brackets the median of the rounds' paired ratios):\n", tr.threads, runtime.GOMAXPROCS(0))
 	for _, p := range parts[:len(parts)-1] {
 		var cols []string
 		for _, mode := range modes {
-			cols = append(cols, fmt.Sprintf("%s %.2f×", mode, results[p.name()][mode]/results[tr.name()][mode]))
+			col := fmt.Sprintf("%s %.2f×", mode, results[p.name()][mode]/results[tr.name()][mode])
+			if r, ok := paired[p.name()][mode]; ok {
+				col += fmt.Sprintf(" (paired %.2f×)", r)
+			}
+			cols = append(cols, col)
 		}
 		fmt.Printf("  %-22s %s\n", p.name(), strings.Join(cols, ", "))
 	}
@@ -236,6 +260,14 @@ func splitBackends(list string) []string {
 func isSlow(config string) bool {
 	name, _, _ := strings.Cut(config, ":")
 	return name == "go" || name == "swavgo"
+}
+
+// medianFloat is the median of xs, as median takes it (the upper middle for an
+// even count).
+func medianFloat(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return s[len(s)/2]
 }
 
 func median(ds []time.Duration) time.Duration {

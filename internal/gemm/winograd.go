@@ -18,9 +18,9 @@ import (
 // has AVX2, else F(2×2)'s on the vector ops or plain Go. With the transforms
 // built from per-row vector-op calls instead, 32 channels were slower than
 // direct (the calls cost more than the products saved), hence the assembly.
-// Measured on one quiet core at batch 64 (BenchmarkWinograd, 2026-12-03):
-// 28×28×32 5.6 ms (F(4×4)) / 9.0 (F(2×2)) / 11.1 (direct), 14×14×64
-// 5.8 / 6.6 / 10.1, 7×7×128 6.8 / 7.9 / 10.1.
+// Measured on one quiet core at batch 64 (BenchmarkWinograd, 2026-12-03,
+// medians of 3): 28×28×32 7.0 ms (F(4×4)) / 10.8 (F(2×2)) / 12.0 (direct),
+// 14×14×64 6.0 / 7.1 / 10.4, 7×7×128 5.3 / 7.9 / 10.9.
 
 const (
 	// winogradMinChannels is the smallest input channel count sent to Winograd
@@ -98,12 +98,10 @@ var (
 
 // winoFormFor picks the algorithm for p (winogradOK): F(4×4) where the
 // assembly transforms run (channels in multiples of 8), else F(2×2).
-// Measured on one quiet core at batch 64 (BenchmarkWinograd, 2026-12-03),
-// F(4×4) against F(2×2): 28×28×32 5.6 against 9.0 ms, 28×28×64 16.5 against
-// 25.5, 14×14×64 5.8 against 6.6, 7×7×128 6.8 against 7.9 — faster even
-// where its 4×4 tiles overhang a 14- or 7-pixel output and its kernel
-// transform (36 values per channel pair instead of 16, every call) weighs
-// most.
+// F(4×4) is the faster on every layer of the small ResNet (see the package
+// comment above), even where its 4×4 tiles overhang a 14- or 7-pixel output
+// and where its kernel transform (36 values per channel pair instead of 16,
+// every call) weighs most.
 func (e *Engine) winoFormFor(p *ConvParams) winoForm {
 	if e.useAsm && !e.noWinograd4 && p.InChannels%8 == 0 && p.OutChannels%8 == 0 {
 		return winoF4

@@ -1,6 +1,7 @@
 package fast
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/gomlx/gomlx/backends"
@@ -13,7 +14,12 @@ import (
 
 // TestModelBackbone runs the project's small ResNet, in evaluation and in
 // training mode with the gradients of all its trainable variables, on "swav"
-// and on the reference backend, with identical weights.
+// and on the reference backend, with identical weights. The weights come
+// from a fixed seed: with GoMLX's default (a new seed every run) about one run
+// in five failed, on F(2×2) and the portable kernels as well as on F(4×4) —
+// training-mode batch norm over 2 images of 16×16 (32 values per channel in
+// the last stage) turns float32 rounding differences into ~5e-4 of the
+// largest value for some initialisations, beyond the 1e-4 compared here.
 func TestModelBackbone(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the reference backend on a full ResNet")
@@ -49,6 +55,7 @@ func TestModelBackbone(t *testing.T) {
 		return res
 	}
 	refCtx := context.New()
+	refCtx.SetParam(context.ParamInitialSeed, int64(17))
 	ref := newRef(t)
 	run(ref, refCtx) // Creates and initialises the variables (and updates the BN running statistics).
 	// Same weights on the fast backend: copy every variable's value.
@@ -72,7 +79,7 @@ func TestModelBackbone(t *testing.T) {
 			t.Fatalf("got %d outputs, want %d (and ≥ 10)", len(got), len(want))
 		}
 		for i := range want {
-			closeEnough(t, config, got[i], want[i], 1e-4)
+			closeEnough(t, fmt.Sprintf("%s output #%d", config, i), got[i], want[i], 1e-4)
 		}
 	}
 }

@@ -306,6 +306,24 @@ func genVec() {
 	RET()
 }
 
+// loadFloatsAsBytes loads the integer parameter name, a count of float32s,
+// and scales it to bytes.
+func loadFloatsAsBytes(name string) reg.Register {
+	r := Load(Param(name), GP64())
+	SHLQ(U8(2), r)
+	return r
+}
+
+// endChannelLoop closes a transform's loop over channels (eight per step,
+// offset off in bytes) opened at label+"_loop", and returns.
+func endChannelLoop(label string, off reg.Register) {
+	ADDQ(U8(32), off)
+	JMP(LabelRef(label + "_loop"))
+	Label(label + "_done")
+	VZEROUPPER()
+	RET()
+}
+
 // genWinograd emits the Winograd F(2×2, 3×3) transforms of winograd.go, eight
 // channels per step over n channels (a multiple of 8):
 //   - winoIn(dst, stride, ptrs, n): V = Bᵀ d B for one 4×4 input tile, where
@@ -317,11 +335,9 @@ func genWinograd() {
 	TEXT("winoIn", NOSPLIT, "func(dst *float32, stride int, ptrs *uintptr, n int)")
 	Doc("winoIn computes the Winograd F(2×2, 3×3) input transform Bᵀ d B of one tile (see genWinograd).")
 	dst := Load(Param("dst"), GP64())
-	sb := Load(Param("stride"), GP64())
-	SHLQ(U8(2), sb) // bytes
+	sb := loadFloatsAsBytes("stride")
 	ptrs := Load(Param("ptrs"), GP64())
-	n := Load(Param("n"), GP64())
-	SHLQ(U8(2), n) // bytes
+	n := loadFloatsAsBytes("n")
 	off := GP64()
 	XORQ(off, off)
 	pa, pb, out := GP64(), GP64(), GP64()
@@ -356,20 +372,14 @@ func genWinograd() {
 			ADDQ(sb, out)
 		}
 	}
-	ADDQ(U8(32), off)
-	JMP(LabelRef("winoIn_loop"))
-	Label("winoIn_done")
-	VZEROUPPER()
-	RET()
+	endChannelLoop("winoIn", off)
 
 	TEXT("winoOut", NOSPLIT, "func(outs *uintptr, src *float32, stride int, n int)")
 	Doc("winoOut computes the Winograd F(2×2, 3×3) output transform Aᵀ M A of one tile (see genWinograd).")
 	outs := Load(Param("outs"), GP64())
 	src := Load(Param("src"), GP64())
-	sb2 := Load(Param("stride"), GP64())
-	SHLQ(U8(2), sb2)
-	n2 := Load(Param("n"), GP64())
-	SHLQ(U8(2), n2)
+	sb2 := loadFloatsAsBytes("stride")
+	n2 := loadFloatsAsBytes("n")
 	off2 := GP64()
 	XORQ(off2, off2)
 	q, o := GP64(), GP64()
@@ -410,11 +420,7 @@ func genWinograd() {
 		MOVQ(Mem{Base: outs, Disp: 8 * (2*dy + 1)}, o)
 		VMOVUPS(reg.Y13, Mem{Base: o, Index: off2, Scale: 1})
 	}
-	ADDQ(U8(32), off2)
-	JMP(LabelRef("winoOut_loop"))
-	Label("winoOut_done")
-	VZEROUPPER()
-	RET()
+	endChannelLoop("winoOut", off2)
 }
 
 // broadcastConst fills y with eight copies of the float32 v (through a
@@ -484,11 +490,9 @@ func genWinograd4() {
 	TEXT("winoIn4", NOSPLIT, "func(dst *float32, stride int, ptrs *uintptr, n int, tmp *float32)")
 	Doc("winoIn4 computes the Winograd F(4×4, 3×3) input transform Bᵀ d B of one tile (see genWinograd4).")
 	dst := Load(Param("dst"), GP64())
-	sb := Load(Param("stride"), GP64())
-	SHLQ(U8(2), sb) // bytes
+	sb := loadFloatsAsBytes("stride")
 	ptrs := Load(Param("ptrs"), GP64())
-	n := Load(Param("n"), GP64())
-	SHLQ(U8(2), n) // bytes
+	n := loadFloatsAsBytes("n")
 	tmp := Load(Param("tmp"), GP64())
 	broadcastConst(4, reg.Y13)
 	broadcastConst(5, reg.Y14)
@@ -521,20 +525,14 @@ func genWinograd4() {
 			ADDQ(sb, out)
 		}
 	}
-	ADDQ(U8(32), off)
-	JMP(LabelRef("winoIn4_loop"))
-	Label("winoIn4_done")
-	VZEROUPPER()
-	RET()
+	endChannelLoop("winoIn4", off)
 
 	TEXT("winoOut4", NOSPLIT, "func(outs *uintptr, src *float32, stride int, n int, tmp *float32)")
 	Doc("winoOut4 computes the Winograd F(4×4, 3×3) output transform Aᵀ M A of one tile (see genWinograd4).")
 	outs := Load(Param("outs"), GP64())
 	src := Load(Param("src"), GP64())
-	sb2 := Load(Param("stride"), GP64())
-	SHLQ(U8(2), sb2)
-	n2 := Load(Param("n"), GP64())
-	SHLQ(U8(2), n2)
+	sb2 := loadFloatsAsBytes("stride")
+	n2 := loadFloatsAsBytes("n")
 	tmp2 := Load(Param("tmp"), GP64())
 	sb6 := GP64() // six elements of M: one row of the tile
 	MOVQ(sb2, sb6)
@@ -576,11 +574,7 @@ func genWinograd4() {
 			VMOVUPS(y, Mem{Base: o, Index: off2, Scale: 1})
 		}
 	}
-	ADDQ(U8(32), off2)
-	JMP(LabelRef("winoOut4_loop"))
-	Label("winoOut4_done")
-	VZEROUPPER()
-	RET()
+	endChannelLoop("winoOut4", off2)
 }
 
 func main() {

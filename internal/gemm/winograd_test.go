@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"sync"
 	"testing"
 )
@@ -15,6 +16,10 @@ import (
 // portable ones, and checks that each output row reaches the epilogue
 // exactly once, after it is final.
 func TestWinograd(t *testing.T) {
+	// Workers are capped at GOMAXPROCS: keep two possible under GOMAXPROCS=1.
+	if runtime.GOMAXPROCS(0) < 2 {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	}
 	r := rand.New(rand.NewPCG(31, 32))
 	for _, c := range []struct {
 		b, h, w, ci, co int

@@ -674,16 +674,18 @@ func TestConvKernelGradient(t *testing.T) {
 	}
 }
 
-// TestConvKernelGradientWorkers: a kernel gradient large enough for the pixel split
-// (batch 8 of 14×14×32 → 32) differs in its last bits between 1 and 2 workers by
-// default, and is the same bit for bit for 1, 2 and 3 workers with kgradunits.
+// TestConvKernelGradientWorkers: a kernel gradient large enough to split its
+// reduction (batch 32 of 14×14×32 → 32) differs in its last bits between 1 and 2
+// workers by default (Winograd F(4×4), ranges of tile blocks) and with
+// nowinograd4 (the in-place form's pixel split), and is the same bit for bit
+// for 1, 2 and 3 workers with kgradunits.
 func TestConvKernelGradientWorkers(t *testing.T) {
 	// Workers are capped at GOMAXPROCS: under GOMAXPROCS=1 "workers=2" would
 	// run one worker and the split would not happen (the goroutines need
 	// not run in parallel for it to).
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(3))
 	r := rand.New(rand.NewPCG(31, 32))
-	inputs := []*tensors.Tensor{randTensor(r, 8, 14, 14, 32), randTensor(r, 3, 3, 32, 32)}
+	inputs := []*tensors.Tensor{randTensor(r, 32, 14, 14, 32), randTensor(r, 3, 3, 32, 32)}
 	fn := func(in []*Node) []*Node {
 		y := Convolve(in[0], in[1]).PaddingPerDim([][2]int{{1, 1}, {1, 1}}).Done()
 		loss := ReduceAllSum(Mul(y, Sin(Iota(y.Graph(), y.Shape(), 3))))
@@ -697,8 +699,10 @@ func TestConvKernelGradientWorkers(t *testing.T) {
 		}
 		return true
 	}
-	if same(runGraph(t, newFast(t, "workers=1"), fn, inputs)[0], runGraph(t, newFast(t, "workers=2"), fn, inputs)[0]) {
-		t.Error("the default kernel gradient gives the same bits for 1 and 2 workers: the pixel split did not run, so this test shows nothing")
+	for _, form := range []string{"", "nowinograd4,"} {
+		if same(runGraph(t, newFast(t, form+"workers=1"), fn, inputs)[0], runGraph(t, newFast(t, form+"workers=2"), fn, inputs)[0]) {
+			t.Errorf("config %q: the kernel gradient gives the same bits for 1 and 2 workers: its reduction was not split, so this test shows nothing", form)
+		}
 	}
 	one := runGraph(t, newFast(t, "kgradunits,workers=1"), fn, inputs)[0]
 	for _, cfg := range []string{"kgradunits,workers=2", "kgradunits,workers=3"} {

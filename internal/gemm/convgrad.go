@@ -13,7 +13,9 @@ import (
 //
 //	kgrad[ky, kx, ci, co] = Σ_{n, y, x} input[n, y·sy + ky·dy − padY, x·sx + kx·dx − padX, ci] · outGrad[n, y, x, co]
 //
-// (terms outside the input are zero). Stride-1 convolutions whose output
+// (terms outside the input are zero). 3×3 stride-1 convolutions with at
+// least 32 input channels run by Winograd F(4×4, 3×3) where the assembly
+// does (convgrad_winograd.go). Other stride-1 convolutions whose output
 // has the input's spatial size read the input in place as the product's
 // first operand (convgrad_inplace.go). Otherwise it is one product of the transposed
 // output gradient (Co × P, P = Batch·OH·OW pixels, read in place) by the
@@ -50,7 +52,14 @@ func (e *Engine) ConvKernelGrad(p ConvParams, input, outGrad, kgrad []float32) e
 		clear(kg)
 		return nil
 	}
-	if !e.kgGather && g.kgInPlaceOK() {
+	if !e.kgGather && e.kgWinogradOK(&g) {
+		e.kgWinograd(&g, input, outGrad, kg)
+		if allFinite(kg) {
+			return nil
+		}
+		// Some element is ±Inf or NaN: the transforms mix every value of a
+		// tile, so recompute it in the general form (below).
+	} else if !e.kgGather && g.kgInPlaceOK() {
 		e.kgInPlace(&g, input, outGrad, kg)
 		if allFinite(kg) {
 			return nil

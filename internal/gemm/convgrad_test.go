@@ -102,8 +102,10 @@ func TestConvKernelGrad(t *testing.T) {
 		og := randSlice(r, c.batch*p.OutSpatial[0]*p.OutSpatial[1]*c.co)
 		want, scale := refKernelGrad(p, in, og)
 		var first []float32
+		g := kgGeometryOf(&p)
+		winograd := New(Options{}).kgWinogradOK(&g) // the default form for these shapes
 		for _, opts := range []Options{{Workers: 1}, {Workers: 2, KernelGradSplitUnits: true}, {Workers: 2}, {Workers: 1, PureGo: true},
-			{Workers: 1, KernelGradGather: true}, {Workers: 2, KernelGradGather: true}} {
+			{Workers: 1, KernelGradGather: true}, {Workers: 2, KernelGradGather: true}, {Workers: 1, NoWinograd: true}} {
 			name := fmt.Sprintf("%+v/%+v", c, opts)
 			got := make([]float32, len(want))
 			for i := range got {
@@ -117,8 +119,12 @@ func TestConvKernelGrad(t *testing.T) {
 			}
 			// Split by tiles, workers never split the reduction: 1 and 2
 			// workers agree bit for bit (within one form; the split by
-			// pixel ranges is TestConvKernelGradSplitPixels's).
-			bitwise := !opts.PureGo && !opts.KernelGradGather && (opts.Workers == 1 || opts.KernelGradSplitUnits)
+			// pixel ranges is TestConvKernelGradSplitPixels's). Where the
+			// default is Winograd (TestConvKernelGradWinograd), one worker
+			// runs another form than KernelGradSplitUnits (which never
+			// takes Winograd): NoWinograd's is the one to compare.
+			oneWorker := opts.Workers == 1 && (!winograd || opts.NoWinograd)
+			bitwise := !opts.PureGo && !opts.KernelGradGather && (oneWorker || opts.KernelGradSplitUnits)
 			if bitwise && first == nil {
 				first = got
 			} else if bitwise {
@@ -411,8 +417,9 @@ func TestConvKernelGradRejects(t *testing.T) {
 
 // BenchmarkConvKernelGrad times ConvKernelGrad on the small ResNet's 3×3 layers at
 // batch 64 (compare BenchmarkConvKernelGradient, the transposed-operand form),
-// in its general (gather) and in-place forms, one after the other; at two
-// threads also the in-place form split by tiles of the result ("units").
+// in its general (gather), in-place and (where it applies) Winograd forms, one
+// after the other; at two threads also the in-place form split by tiles of
+// the result ("units").
 func BenchmarkConvKernelGrad(b *testing.B) {
 	r := rand.New(rand.NewPCG(1, 1))
 	for _, c := range []struct{ h, ci, co, s int }{{28, 32, 32, 1}, {14, 64, 64, 1}, {7, 128, 128, 1}, {4, 128, 128, 1}, {28, 32, 64, 2}} {
@@ -426,9 +433,13 @@ func BenchmarkConvKernelGrad(b *testing.B) {
 		for _, run := range []struct {
 			workers int
 			form    string
-		}{{1, "gather"}, {1, "inplace"}, {2, "gather"}, {2, "units"}, {2, "inplace"}} {
+		}{{1, "gather"}, {1, "inplace"}, {1, "winograd"}, {2, "gather"}, {2, "units"}, {2, "inplace"}, {2, "winograd"}} {
 			workers := run.workers
-			e := New(Options{Workers: workers, KernelGradGather: run.form == "gather", KernelGradSplitUnits: run.form == "units"})
+			e := New(Options{Workers: workers, KernelGradGather: run.form == "gather", KernelGradSplitUnits: run.form == "units",
+				NoWinograd4: run.form == "inplace"})
+			if g := kgGeometryOf(&p); run.form == "winograd" && !e.kgWinogradOK(&g) {
+				continue
+			}
 			b.Run(fmt.Sprintf("%dx%dx%d_s%d_co%d/threads=%d/%s", c.h, c.h, c.ci, c.s, c.co, workers, run.form), func(b *testing.B) {
 				benchGFLOPS(b, workers, flops, func() error { return e.ConvKernelGrad(p, in, og, kg) })
 			})

@@ -64,3 +64,7 @@ func asmWinoIn4(dst *float32, stride int, ptrs *uintptr, n int, tmp *float32) {
 func asmWinoOut4(outs *uintptr, src *float32, stride int, n int, tmp *float32) {
 	winoOut4(outs, src, stride, n, tmp)
 }
+
+func asmWinoGradIn4(dst *float32, stride int, ptrs *uintptr, n int, tmp *float32) {
+	winoGradIn4(dst, stride, ptrs, n, tmp)
+}

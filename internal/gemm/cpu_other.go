@@ -36,3 +36,7 @@ func asmWinoIn4(dst *float32, stride int, ptrs *uintptr, n int, tmp *float32) {
 func asmWinoOut4(outs *uintptr, src *float32, stride int, n int, tmp *float32) {
 	panic("gemm: assembly kernels are not available in this build")
 }
+
+func asmWinoGradIn4(dst *float32, stride int, ptrs *uintptr, n int, tmp *float32) {
+	panic("gemm: assembly kernels are not available in this build")
+}

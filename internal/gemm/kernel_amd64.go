@@ -53,3 +53,6 @@ func winoIn4(dst *float32, stride int, ptrs *uintptr, n int, tmp *float32)
 
 // winoOut4 computes the Winograd F(4×4, 3×3) output transform Aᵀ M A of one tile (see genWinograd4).
 func winoOut4(outs *uintptr, src *float32, stride int, n int, tmp *float32)
+
+// winoGradIn4 computes the output-gradient transform A g Aᵀ of the Winograd F(4×4, 3×3) kernel gradient for one tile (see genWinogradGrad4).
+func winoGradIn4(dst *float32, stride int, ptrs *uintptr, n int, tmp *float32)

@@ -1457,3 +1457,295 @@ winoOut4_loop:
 winoOut4_done:
 	VZEROUPPER
 	RET
+
+// func winoGradIn4(dst *float32, stride int, ptrs *uintptr, n int, tmp *float32)
+// Requires: AVX, AVX2, FMA3
+TEXT ·winoGradIn4(SB), NOSPLIT, $0-40
+	MOVQ         dst+0(FP), AX
+	MOVQ         stride+8(FP), CX
+	SHLQ         $0x02, CX
+	MOVQ         ptrs+16(FP), DX
+	MOVQ         n+24(FP), BX
+	SHLQ         $0x02, BX
+	MOVQ         tmp+32(FP), SI
+	MOVL         $0x40000000, DI
+	VMOVD        DI, X14
+	VBROADCASTSS X14, Y14
+	MOVL         $0x40800000, DI
+	VMOVD        DI, X15
+	VBROADCASTSS X15, Y15
+	XORQ         DI, DI
+
+winoGradIn4_loop:
+	CMPQ         DI, BX
+	JGE          winoGradIn4_done
+	MOVQ         (DX), R8
+	VMOVUPS      (R8)(DI*1), Y0
+	MOVQ         32(DX), R8
+	VMOVUPS      (R8)(DI*1), Y1
+	MOVQ         64(DX), R8
+	VMOVUPS      (R8)(DI*1), Y2
+	MOVQ         96(DX), R8
+	VMOVUPS      (R8)(DI*1), Y3
+	VADDPS       Y2, Y0, Y4
+	VADDPS       Y3, Y1, Y5
+	VADDPS       Y5, Y4, Y6
+	VSUBPS       Y5, Y4, Y7
+	VMOVAPS      Y0, Y8
+	VFMADD231PS  Y2, Y15, Y8
+	VMOVAPS      Y1, Y9
+	VFMADD231PS  Y3, Y15, Y9
+	VMOVAPS      Y8, Y10
+	VFMADD231PS  Y9, Y14, Y10
+	VFNMADD231PS Y9, Y14, Y8
+	VMOVUPS      Y0, (SI)
+	VMOVUPS      Y6, 128(SI)
+	VMOVUPS      Y7, 256(SI)
+	VMOVUPS      Y10, 384(SI)
+	VMOVUPS      Y8, 512(SI)
+	VMOVUPS      Y3, 640(SI)
+	MOVQ         8(DX), R8
+	VMOVUPS      (R8)(DI*1), Y0
+	MOVQ         40(DX), R8
+	VMOVUPS      (R8)(DI*1), Y1
+	MOVQ         72(DX), R8
+	VMOVUPS      (R8)(DI*1), Y2
+	MOVQ         104(DX), R8
+	VMOVUPS      (R8)(DI*1), Y3
+	VADDPS       Y2, Y0, Y4
+	VADDPS       Y3, Y1, Y5
+	VADDPS       Y5, Y4, Y6
+	VSUBPS       Y5, Y4, Y7
+	VMOVAPS      Y0, Y8
+	VFMADD231PS  Y2, Y15, Y8
+	VMOVAPS      Y1, Y9
+	VFMADD231PS  Y3, Y15, Y9
+	VMOVAPS      Y8, Y10
+	VFMADD231PS  Y9, Y14, Y10
+	VFNMADD231PS Y9, Y14, Y8
+	VMOVUPS      Y0, 32(SI)
+	VMOVUPS      Y6, 160(SI)
+	VMOVUPS      Y7, 288(SI)
+	VMOVUPS      Y10, 416(SI)
+	VMOVUPS      Y8, 544(SI)
+	VMOVUPS      Y3, 672(SI)
+	MOVQ         16(DX), R8
+	VMOVUPS      (R8)(DI*1), Y0
+	MOVQ         48(DX), R8
+	VMOVUPS      (R8)(DI*1), Y1
+	MOVQ         80(DX), R8
+	VMOVUPS      (R8)(DI*1), Y2
+	MOVQ         112(DX), R8
+	VMOVUPS      (R8)(DI*1), Y3
+	VADDPS       Y2, Y0, Y4
+	VADDPS       Y3, Y1, Y5
+	VADDPS       Y5, Y4, Y6
+	VSUBPS       Y5, Y4, Y7
+	VMOVAPS      Y0, Y8
+	VFMADD231PS  Y2, Y15, Y8
+	VMOVAPS      Y1, Y9
+	VFMADD231PS  Y3, Y15, Y9
+	VMOVAPS      Y8, Y10
+	VFMADD231PS  Y9, Y14, Y10
+	VFNMADD231PS Y9, Y14, Y8
+	VMOVUPS      Y0, 64(SI)
+	VMOVUPS      Y6, 192(SI)
+	VMOVUPS      Y7, 320(SI)
+	VMOVUPS      Y10, 448(SI)
+	VMOVUPS      Y8, 576(SI)
+	VMOVUPS      Y3, 704(SI)
+	MOVQ         24(DX), R8
+	VMOVUPS      (R8)(DI*1), Y0
+	MOVQ         56(DX), R8
+	VMOVUPS      (R8)(DI*1), Y1
+	MOVQ         88(DX), R8
+	VMOVUPS      (R8)(DI*1), Y2
+	MOVQ         120(DX), R8
+	VMOVUPS      (R8)(DI*1), Y3
+	VADDPS       Y2, Y0, Y4
+	VADDPS       Y3, Y1, Y5
+	VADDPS       Y5, Y4, Y6
+	VSUBPS       Y5, Y4, Y7
+	VMOVAPS      Y0, Y8
+	VFMADD231PS  Y2, Y15, Y8
+	VMOVAPS      Y1, Y9
+	VFMADD231PS  Y3, Y15, Y9
+	VMOVAPS      Y8, Y10
+	VFMADD231PS  Y9, Y14, Y10
+	VFNMADD231PS Y9, Y14, Y8
+	VMOVUPS      Y0, 96(SI)
+	VMOVUPS      Y6, 224(SI)
+	VMOVUPS      Y7, 352(SI)
+	VMOVUPS      Y10, 480(SI)
+	VMOVUPS      Y8, 608(SI)
+	VMOVUPS      Y3, 736(SI)
+	MOVQ         AX, R8
+	ADDQ         DI, R8
+	VMOVUPS      (SI), Y0
+	VMOVUPS      32(SI), Y1
+	VMOVUPS      64(SI), Y2
+	VMOVUPS      96(SI), Y3
+	VADDPS       Y2, Y0, Y4
+	VADDPS       Y3, Y1, Y5
+	VADDPS       Y5, Y4, Y6
+	VSUBPS       Y5, Y4, Y7
+	VMOVAPS      Y0, Y8
+	VFMADD231PS  Y2, Y15, Y8
+	VMOVAPS      Y1, Y9
+	VFMADD231PS  Y3, Y15, Y9
+	VMOVAPS      Y8, Y10
+	VFMADD231PS  Y9, Y14, Y10
+	VFNMADD231PS Y9, Y14, Y8
+	VMOVUPS      Y0, (R8)
+	ADDQ         CX, R8
+	VMOVUPS      Y6, (R8)
+	ADDQ         CX, R8
+	VMOVUPS      Y7, (R8)
+	ADDQ         CX, R8
+	VMOVUPS      Y10, (R8)
+	ADDQ         CX, R8
+	VMOVUPS      Y8, (R8)
+	ADDQ         CX, R8
+	VMOVUPS      Y3, (R8)
+	ADDQ         CX, R8
+	VMOVUPS      128(SI), Y0
+	VMOVUPS      160(SI), Y1
+	VMOVUPS      192(SI), Y2
+	VMOVUPS      224(SI), Y3
+	VADDPS       Y2, Y0, Y4
+	VADDPS       Y3, Y1, Y5
+	VADDPS       Y5, Y4, Y6
+	VSUBPS       Y5, Y4, Y7
+	VMOVAPS      Y0, Y8
+	VFMADD231PS  Y2, Y15, Y8
+	VMOVAPS      Y1, Y9
+	VFMADD231PS  Y3, Y15, Y9
+	VMOVAPS      Y8, Y10
+	VFMADD231PS  Y9, Y14, Y10
+	VFNMADD231PS Y9, Y14, Y8
+	VMOVUPS      Y0, (R8)
+	ADDQ         CX, R8
+	VMOVUPS      Y6, (R8)
+	ADDQ         CX, R8
+	VMOVUPS      Y7, (R8)
+	ADDQ         CX, R8
+	VMOVUPS      Y10, (R8)
+	ADDQ         CX, R8
+	VMOVUPS      Y8, (R8)
+	ADDQ         CX, R8
+	VMOVUPS      Y3, (R8)
+	ADDQ         CX, R8
+	VMOVUPS      256(SI), Y0
+	VMOVUPS      288(SI), Y1
+	VMOVUPS      320(SI), Y2
+	VMOVUPS      352(SI), Y3
+	VADDPS       Y2, Y0, Y4
+	VADDPS       Y3, Y1, Y5
+	VADDPS       Y5, Y4, Y6
+	VSUBPS       Y5, Y4, Y7
+	VMOVAPS      Y0, Y8
+	VFMADD231PS  Y2, Y15, Y8
+	VMOVAPS      Y1, Y9
+	VFMADD231PS  Y3, Y15, Y9
+	VMOVAPS      Y8, Y10
+	VFMADD231PS  Y9, Y14, Y10
+	VFNMADD231PS Y9, Y14, Y8
+	VMOVUPS      Y0, (R8)
+	ADDQ         CX, R8
+	VMOVUPS      Y6, (R8)
+	ADDQ         CX, R8
+	VMOVUPS      Y7, (R8)
+	ADDQ         CX, R8
+	VMOVUPS      Y10, (R8)
+	ADDQ         CX, R8
+	VMOVUPS      Y8, (R8)
+	ADDQ         CX, R8
+	VMOVUPS      Y3, (R8)
+	ADDQ         CX, R8
+	VMOVUPS      384(SI), Y0
+	VMOVUPS      416(SI), Y1
+	VMOVUPS      448(SI), Y2
+	VMOVUPS      480(SI), Y3
+	VADDPS       Y2, Y0, Y4
+	VADDPS       Y3, Y1, Y5
+	VADDPS       Y5, Y4, Y6
+	VSUBPS       Y5, Y4, Y7
+	VMOVAPS      Y0, Y8
+	VFMADD231PS  Y2, Y15, Y8
+	VMOVAPS      Y1, Y9
+	VFMADD231PS  Y3, Y15, Y9
+	VMOVAPS      Y8, Y10
+	VFMADD231PS  Y9, Y14, Y10
+	VFNMADD231PS Y9, Y14, Y8
+	VMOVUPS      Y0, (R8)
+	ADDQ         CX, R8
+	VMOVUPS      Y6, (R8)
+	ADDQ         CX, R8
+	VMOVUPS      Y7, (R8)
+	ADDQ         CX, R8
+	VMOVUPS      Y10, (R8)
+	ADDQ         CX, R8
+	VMOVUPS      Y8, (R8)
+	ADDQ         CX, R8
+	VMOVUPS      Y3, (R8)
+	ADDQ         CX, R8
+	VMOVUPS      512(SI), Y0
+	VMOVUPS      544(SI), Y1
+	VMOVUPS      576(SI), Y2
+	VMOVUPS      608(SI), Y3
+	VADDPS       Y2, Y0, Y4
+	VADDPS       Y3, Y1, Y5
+	VADDPS       Y5, Y4, Y6
+	VSUBPS       Y5, Y4, Y7
+	VMOVAPS      Y0, Y8
+	VFMADD231PS  Y2, Y15, Y8
+	VMOVAPS      Y1, Y9
+	VFMADD231PS  Y3, Y15, Y9
+	VMOVAPS      Y8, Y10
+	VFMADD231PS  Y9, Y14, Y10
+	VFNMADD231PS Y9, Y14, Y8
+	VMOVUPS      Y0, (R8)
+	ADDQ         CX, R8
+	VMOVUPS      Y6, (R8)
+	ADDQ         CX, R8
+	VMOVUPS      Y7, (R8)
+	ADDQ         CX, R8
+	VMOVUPS      Y10, (R8)
+	ADDQ         CX, R8
+	VMOVUPS      Y8, (R8)
+	ADDQ         CX, R8
+	VMOVUPS      Y3, (R8)
+	ADDQ         CX, R8
+	VMOVUPS      640(SI), Y0
+	VMOVUPS      672(SI), Y1
+	VMOVUPS      704(SI), Y2
+	VMOVUPS      736(SI), Y3
+	VADDPS       Y2, Y0, Y4
+	VADDPS       Y3, Y1, Y5
+	VADDPS       Y5, Y4, Y6
+	VSUBPS       Y5, Y4, Y7
+	VMOVAPS      Y0, Y8
+	VFMADD231PS  Y2, Y15, Y8
+	VMOVAPS      Y1, Y9
+	VFMADD231PS  Y3, Y15, Y9
+	VMOVAPS      Y8, Y10
+	VFMADD231PS  Y9, Y14, Y10
+	VFNMADD231PS Y9, Y14, Y8
+	VMOVUPS      Y0, (R8)
+	ADDQ         CX, R8
+	VMOVUPS      Y6, (R8)
+	ADDQ         CX, R8
+	VMOVUPS      Y7, (R8)
+	ADDQ         CX, R8
+	VMOVUPS      Y10, (R8)
+	ADDQ         CX, R8
+	VMOVUPS      Y8, (R8)
+	ADDQ         CX, R8
+	VMOVUPS      Y3, (R8)
+	ADDQ         CX, R8
+	ADDQ         $0x20, DI
+	JMP          winoGradIn4_loop
+
+winoGradIn4_done:
+	VZEROUPPER
+	RET

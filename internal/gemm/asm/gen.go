@@ -577,6 +577,75 @@ func genWinograd4() {
 	endChannelLoop("winoOut4", off2)
 }
 
+// wino4GradRows emits the 1-D transform A·g of the output gradient's
+// Winograd F(4×4, 3×3) kernel gradient on the four vectors g = Y0…Y3, A being
+// the forward Aᵀ transposed (rows [1 0 0 0], [1 1 1 1], [1 −1 1 −1],
+// [1 2 4 8], [1 −2 4 −8], [0 0 0 1]; two in Y14, four in Y15), and returns the
+// registers that hold u0…u5.
+func wino4GradRows() [6]reg.VecPhysical {
+	two, four := reg.Y14, reg.Y15
+	VADDPS(reg.Y2, reg.Y0, reg.Y4)    // g0 + g2
+	VADDPS(reg.Y3, reg.Y1, reg.Y5)    // g1 + g3
+	VADDPS(reg.Y5, reg.Y4, reg.Y6)    // u1 = (g0 + g2) + (g1 + g3)
+	VSUBPS(reg.Y5, reg.Y4, reg.Y7)    // u2 = (g0 + g2) − (g1 + g3)
+	VMOVAPS(reg.Y0, reg.Y8)           //
+	VFMADD231PS(reg.Y2, four, reg.Y8) // g0 + 4g2
+	VMOVAPS(reg.Y1, reg.Y9)           //
+	VFMADD231PS(reg.Y3, four, reg.Y9) // g1 + 4g3
+	VMOVAPS(reg.Y8, reg.Y10)          //
+	VFMADD231PS(reg.Y9, two, reg.Y10) // u3 = g0 + 4g2 + 2(g1 + 4g3)
+	VFNMADD231PS(reg.Y9, two, reg.Y8) // u4 = g0 + 4g2 − 2(g1 + 4g3)
+	return [6]reg.VecPhysical{reg.Y0, reg.Y6, reg.Y7, reg.Y10, reg.Y8, reg.Y3}
+}
+
+// genWinogradGrad4 emits the output-gradient transform of the Winograd
+// F(4×4, 3×3) kernel gradient (convgrad_winograd.go), eight channels per step
+// over n channels (a multiple of 8), as two passes through tmp (24 vectors):
+//   - winoGradIn4(dst, stride, ptrs, n, tmp): U = A g Aᵀ for one 4×4 tile of
+//     the output gradient, ptrs[4i+j] pointing to the channel vector of
+//     pixel (i, j), U[e] (6×6) stored at dst + e·stride (floats).
+func genWinogradGrad4() {
+	TEXT("winoGradIn4", NOSPLIT, "func(dst *float32, stride int, ptrs *uintptr, n int, tmp *float32)")
+	Doc("winoGradIn4 computes the output-gradient transform A g Aᵀ of the Winograd F(4×4, 3×3) kernel gradient for one tile (see genWinogradGrad4).")
+	dst := Load(Param("dst"), GP64())
+	sb := loadFloatsAsBytes("stride")
+	ptrs := Load(Param("ptrs"), GP64())
+	n := loadFloatsAsBytes("n")
+	tmp := Load(Param("tmp"), GP64())
+	broadcastConst(2, reg.Y14)
+	broadcastConst(4, reg.Y15)
+	off := GP64()
+	XORQ(off, off)
+	pa, out := GP64(), GP64()
+	Label("winoGradIn4_loop")
+	CMPQ(off, n)
+	JGE(LabelRef("winoGradIn4_done"))
+	in := []reg.VecPhysical{reg.Y0, reg.Y1, reg.Y2, reg.Y3}
+	// Pass 1, per tile column j: a = A g[·][j] into tmp[4i + j].
+	for j := 0; j < 4; j++ {
+		for r := 0; r < 4; r++ {
+			MOVQ(Mem{Base: ptrs, Disp: 8 * (4*r + j)}, pa)
+			VMOVUPS(Mem{Base: pa, Index: off, Scale: 1}, in[r])
+		}
+		for i, t := range wino4GradRows() {
+			VMOVUPS(t, Mem{Base: tmp, Disp: 32 * (4*i + j)})
+		}
+	}
+	// Pass 2, per row i of a: U[6i + k] = (a[i][·] Aᵀ)[k], in order of e.
+	MOVQ(dst, out)
+	ADDQ(off, out)
+	for i := 0; i < 6; i++ {
+		for k := 0; k < 4; k++ {
+			VMOVUPS(Mem{Base: tmp, Disp: 32 * (4*i + k)}, in[k])
+		}
+		for _, v := range wino4GradRows() {
+			VMOVUPS(v, Mem{Base: out})
+			ADDQ(sb, out)
+		}
+	}
+	endChannelLoop("winoGradIn4", off)
+}
+
 func main() {
 	ConstraintExpr("amd64,!purego")
 	genStrided()
@@ -585,5 +654,6 @@ func main() {
 	genVec()
 	genWinograd()
 	genWinograd4()
+	genWinogradGrad4()
 	Generate()
 }

@@ -31,7 +31,10 @@
 // 2.25× fewer, without the assembly transforms), and
 // ConvEpilogue hands each block of finished output rows to a caller's
 // function while it is in cache. ConvKernelGrad computes a convolution's
-// kernel gradient with the reduction over pixels in deep K blocks: for
+// kernel gradient with the reduction over pixels in deep K blocks: for 3×3
+// stride-1 convolutions with ≥ 32 input channels by Winograd F(4×4, 3×3)
+// where the assembly runs (convgrad_winograd.go: 36 products over the tiles,
+// 4× fewer multiply-adds); for other
 // stride-1 convolutions whose output has the input's size, as the product of
 // the input, read in place tap by tap as the micro-kernel's A operand (six
 // channels per tile, a stride of Ci floats per pixel), by the output gradient

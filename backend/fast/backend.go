@@ -101,7 +101,8 @@
 //	purego       use the portable Go micro-kernels (for comparison and tests)
 //	nowinograd   run 3×3 stride-1 convolutions directly, not by Winograd (comparison)
 //	nowinograd4  run 3×3 stride-1 convolutions by Winograd F(2×2, 3×3) only,
-//	             never F(4×4, 3×3) (comparison)
+//	             never F(4×4, 3×3), and their kernel gradients in place, not by
+//	             Winograd (comparison)
 //	nokgrad      run kernel-gradient convolutions as transposed generic convolutions,
 //	             not by gemm.ConvKernelGrad (comparison)
 //	kgradgather  run gemm.ConvKernelGrad in its general form only, the input

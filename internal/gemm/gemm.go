@@ -86,11 +86,13 @@ type Options struct {
 	// PureGo forces the portable Go micro-kernels even where the assembly
 	// ones are available (used by tests and for comparison).
 	PureGo bool
-	// NoWinograd runs every convolution directly, 3×3 stride-1 ones included
-	// (for tests and comparison; see winograd.go).
+	// NoWinograd runs every convolution directly, 3×3 stride-1 ones included,
+	// and every kernel gradient without Winograd (for tests and comparison;
+	// see winograd.go, convgrad_winograd.go).
 	NoWinograd bool
 	// NoWinograd4 keeps every Winograd convolution on F(2×2, 3×3), never
-	// F(4×4, 3×3) (for tests and comparison; see winograd.go).
+	// F(4×4, 3×3), and every kernel gradient without Winograd (for tests and
+	// comparison; see winograd.go, convgrad_winograd.go).
 	NoWinograd4 bool
 	// KernelGradGather runs every ConvKernelGrad in its general form, the
 	// input gathered into im2col panels (for tests and comparison with the

@@ -80,8 +80,8 @@ func Example_useFromGo() {
 	// Output:
 	// skipped testdata/fashion/missing.png
 	// testdata/fashion/train/bag/00018.png 1.00
-	// testdata/fashion/train/bag/00030.png 0.94
-	// testdata/fashion/train/bag/00034.png 0.93
+	// testdata/fashion/train/sneaker/00012.png 0.86
+	// testdata/fashion/train/sneaker/00022.png 0.85
 	// 12 images of [bag sneaker trouser] - 0 skipped
 	// testdata/fashion/test/bag/00053.png is a bag
 	// testdata/fashion/test/sneaker/00038.png is a sneaker

@@ -487,45 +487,9 @@ func wino4OutRows() [4]reg.VecPhysical {
 //   - winoOut4(outs, src, stride, n, tmp): Y = Aᵀ M A for one tile, M[e] read
 //     at src + e·stride, Y[dy][dx] stored at outs[4·dy+dx].
 func genWinograd4() {
-	TEXT("winoIn4", NOSPLIT, "func(dst *float32, stride int, ptrs *uintptr, n int, tmp *float32)")
-	Doc("winoIn4 computes the Winograd F(4×4, 3×3) input transform Bᵀ d B of one tile (see genWinograd4).")
-	dst := Load(Param("dst"), GP64())
-	sb := loadFloatsAsBytes("stride")
-	ptrs := Load(Param("ptrs"), GP64())
-	n := loadFloatsAsBytes("n")
-	tmp := Load(Param("tmp"), GP64())
-	broadcastConst(4, reg.Y13)
-	broadcastConst(5, reg.Y14)
-	broadcastConst(2, reg.Y15)
-	off := GP64()
-	XORQ(off, off)
-	pa, out := GP64(), GP64()
-	Label("winoIn4_loop")
-	CMPQ(off, n)
-	JGE(LabelRef("winoIn4_done"))
-	// Pass 1, per tile column j: t = Bᵀ d[·][j] into tmp[6i + j].
-	for j := 0; j < 6; j++ {
-		for r := 0; r < 6; r++ {
-			MOVQ(Mem{Base: ptrs, Disp: 8 * (6*r + j)}, pa)
-			VMOVUPS(Mem{Base: pa, Index: off, Scale: 1}, []reg.VecPhysical{reg.Y0, reg.Y1, reg.Y2, reg.Y3, reg.Y4, reg.Y5}[r])
-		}
-		for i, t := range wino4InRows() {
-			VMOVUPS(t, Mem{Base: tmp, Disp: 32 * (6*i + j)})
-		}
-	}
-	// Pass 2, per row i of t: V[6i + k] = (t[i][·] B)[k], in order of e.
-	MOVQ(dst, out)
-	ADDQ(off, out)
-	for i := 0; i < 6; i++ {
-		for k := 0; k < 6; k++ {
-			VMOVUPS(Mem{Base: tmp, Disp: 32 * (6*i + k)}, []reg.VecPhysical{reg.Y0, reg.Y1, reg.Y2, reg.Y3, reg.Y4, reg.Y5}[k])
-		}
-		for _, v := range wino4InRows() {
-			VMOVUPS(v, Mem{Base: out})
-			ADDQ(sb, out)
-		}
-	}
-	endChannelLoop("winoIn4", off)
+	genInputTransform("winoIn4",
+		"winoIn4 computes the Winograd F(4×4, 3×3) input transform Bᵀ d B of one tile (see genWinograd4).",
+		6, []vecConst{{4, reg.Y13}, {5, reg.Y14}, {2, reg.Y15}}, wino4InRows)
 
 	TEXT("winoOut4", NOSPLIT, "func(outs *uintptr, src *float32, stride int, n int, tmp *float32)")
 	Doc("winoOut4 computes the Winograd F(4×4, 3×3) output transform Aᵀ M A of one tile (see genWinograd4).")
@@ -605,45 +569,65 @@ func wino4GradRows() [6]reg.VecPhysical {
 //     the output gradient, ptrs[4i+j] pointing to the channel vector of
 //     pixel (i, j), U[e] (6×6) stored at dst + e·stride (floats).
 func genWinogradGrad4() {
-	TEXT("winoGradIn4", NOSPLIT, "func(dst *float32, stride int, ptrs *uintptr, n int, tmp *float32)")
-	Doc("winoGradIn4 computes the output-gradient transform A g Aᵀ of the Winograd F(4×4, 3×3) kernel gradient for one tile (see genWinogradGrad4).")
+	genInputTransform("winoGradIn4",
+		"winoGradIn4 computes the output-gradient transform A g Aᵀ of the Winograd F(4×4, 3×3) kernel gradient for one tile (see genWinogradGrad4).",
+		4, []vecConst{{2, reg.Y14}, {4, reg.Y15}}, wino4GradRows)
+}
+
+// vecConst is a float32 broadcast into a vector register before a loop.
+type vecConst struct {
+	v float32
+	y reg.VecPhysical
+}
+
+// genInputTransform emits name(dst, stride, ptrs, n, tmp): the 2-D transform
+// X = R d Rᵀ of one nIn×nIn tile of channel vectors into 6×6, where rows
+// emits the 1-D transform R (nIn vectors in Y0… to six, after consts are
+// loaded), eight channels per step over n (a multiple of 8), as two passes
+// through tmp (6·nIn vectors of 8 floats, the caller's): ptrs[nIn·i + j]
+// points to the channel vector of tile pixel (i, j), X[e] is stored at
+// dst + e·stride (floats), e = 6i + k.
+func genInputTransform(name, doc string, nIn int, consts []vecConst, rows func() [6]reg.VecPhysical) {
+	TEXT(name, NOSPLIT, "func(dst *float32, stride int, ptrs *uintptr, n int, tmp *float32)")
+	Doc(doc)
 	dst := Load(Param("dst"), GP64())
 	sb := loadFloatsAsBytes("stride")
 	ptrs := Load(Param("ptrs"), GP64())
 	n := loadFloatsAsBytes("n")
 	tmp := Load(Param("tmp"), GP64())
-	broadcastConst(2, reg.Y14)
-	broadcastConst(4, reg.Y15)
+	for _, c := range consts {
+		broadcastConst(c.v, c.y)
+	}
 	off := GP64()
 	XORQ(off, off)
 	pa, out := GP64(), GP64()
-	Label("winoGradIn4_loop")
+	Label(name + "_loop")
 	CMPQ(off, n)
-	JGE(LabelRef("winoGradIn4_done"))
-	in := []reg.VecPhysical{reg.Y0, reg.Y1, reg.Y2, reg.Y3}
-	// Pass 1, per tile column j: a = A g[·][j] into tmp[4i + j].
-	for j := 0; j < 4; j++ {
-		for r := 0; r < 4; r++ {
-			MOVQ(Mem{Base: ptrs, Disp: 8 * (4*r + j)}, pa)
+	JGE(LabelRef(name + "_done"))
+	in := []reg.VecPhysical{reg.Y0, reg.Y1, reg.Y2, reg.Y3, reg.Y4, reg.Y5}[:nIn]
+	// Pass 1, per tile column j: t = R d[·][j] into tmp[nIn·i + j].
+	for j := 0; j < nIn; j++ {
+		for r := 0; r < nIn; r++ {
+			MOVQ(Mem{Base: ptrs, Disp: 8 * (nIn*r + j)}, pa)
 			VMOVUPS(Mem{Base: pa, Index: off, Scale: 1}, in[r])
 		}
-		for i, t := range wino4GradRows() {
-			VMOVUPS(t, Mem{Base: tmp, Disp: 32 * (4*i + j)})
+		for i, t := range rows() {
+			VMOVUPS(t, Mem{Base: tmp, Disp: 32 * (nIn*i + j)})
 		}
 	}
-	// Pass 2, per row i of a: U[6i + k] = (a[i][·] Aᵀ)[k], in order of e.
+	// Pass 2, per row i of t: X[6i + k] = (t[i][·] Rᵀ)[k], in order of e.
 	MOVQ(dst, out)
 	ADDQ(off, out)
 	for i := 0; i < 6; i++ {
-		for k := 0; k < 4; k++ {
-			VMOVUPS(Mem{Base: tmp, Disp: 32 * (4*i + k)}, in[k])
+		for k := 0; k < nIn; k++ {
+			VMOVUPS(Mem{Base: tmp, Disp: 32 * (nIn*i + k)}, in[k])
 		}
-		for _, v := range wino4GradRows() {
+		for _, v := range rows() {
 			VMOVUPS(v, Mem{Base: out})
 			ADDQ(sb, out)
 		}
 	}
-	endChannelLoop("winoGradIn4", off)
+	endChannelLoop(name, off)
 }
 
 func main() {

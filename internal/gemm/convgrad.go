@@ -52,7 +52,7 @@ func (e *Engine) ConvKernelGrad(p ConvParams, input, outGrad, kgrad []float32) e
 		clear(kg)
 		return nil
 	}
-	if !e.kgGather && e.kgWinogradOK(&g) {
+	if !e.kgGather && e.kgWinogradOK(&p) {
 		e.kgWinograd(&g, input, outGrad, kg)
 		if allFinite(kg) {
 			return nil

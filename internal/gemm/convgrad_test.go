@@ -102,8 +102,7 @@ func TestConvKernelGrad(t *testing.T) {
 		og := randSlice(r, c.batch*p.OutSpatial[0]*p.OutSpatial[1]*c.co)
 		want, scale := refKernelGrad(p, in, og)
 		var first []float32
-		g := kgGeometryOf(&p)
-		winograd := New(Options{}).kgWinogradOK(&g) // the default form for these shapes
+		winograd := New(Options{}).kgWinogradOK(&p) // the default form for these shapes
 		for _, opts := range []Options{{Workers: 1}, {Workers: 2, KernelGradSplitUnits: true}, {Workers: 2}, {Workers: 1, PureGo: true},
 			{Workers: 1, KernelGradGather: true}, {Workers: 2, KernelGradGather: true}, {Workers: 1, NoWinograd: true}} {
 			name := fmt.Sprintf("%+v/%+v", c, opts)
@@ -437,7 +436,7 @@ func BenchmarkConvKernelGrad(b *testing.B) {
 			workers := run.workers
 			e := New(Options{Workers: workers, KernelGradGather: run.form == "gather", KernelGradSplitUnits: run.form == "units",
 				NoWinograd4: run.form == "inplace"})
-			if g := kgGeometryOf(&p); run.form == "winograd" && !e.kgWinogradOK(&g) {
+			if run.form == "winograd" && !e.kgWinogradOK(&p) {
 				continue
 			}
 			b.Run(fmt.Sprintf("%dx%dx%d_s%d_co%d/threads=%d/%s", c.h, c.h, c.ci, c.s, c.co, workers, run.form), func(b *testing.B) {

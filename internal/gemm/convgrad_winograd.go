@@ -32,15 +32,14 @@ import (
 // products.
 const winogradGradTiles = 64
 
-// kgWinogradOK reports whether the kernel gradient of g can run by Winograd
-// F(4×4, 3×3): a 3×3 kernel, stride 1, no dilation, at least
-// winogradMinChannels input channels in multiples of 8 (the assembly
-// transforms' step) and output channels in whole micro-kernel panels, on an
-// engine with the assembly.
-func (e *Engine) kgWinogradOK(g *kgGeometry) bool {
+// kgWinogradOK reports whether the kernel gradient of p can run by Winograd
+// F(4×4, 3×3): a convolution the forward Winograd path takes (winogradOK: 3×3,
+// stride 1, undilated, ≥ winogradMinChannels inputs, outputs in whole
+// micro-kernel panels) with input channels in multiples of 8 (the assembly
+// transforms' step), on an engine with the assembly.
+func (e *Engine) kgWinogradOK(p *ConvParams) bool {
 	return e.useAsm && !e.noWinograd && !e.noWinograd4 && !e.kgUnits &&
-		g.kh == 3 && g.kw == 3 && g.sy == 1 && g.sx == 1 && g.dy == 1 && g.dx == 1 &&
-		g.ci >= winogradMinChannels && g.ci%8 == 0 && g.co%NR == 0
+		winogradOK(p) && p.InChannels%8 == 0
 }
 
 // kgWinograd computes kg (3·3·Ci × Co, overwritten) by Winograd F(4×4, 3×3)

@@ -45,7 +45,7 @@ func TestConvKernelGradWinograd(t *testing.T) {
 		for _, workers := range []int{1, 2} {
 			name := fmt.Sprintf("%+v/workers %d", c, workers)
 			e := New(Options{Workers: workers})
-			if !e.kgWinogradOK(&g) {
+			if !e.kgWinogradOK(&p) {
 				t.Fatalf("%s: not eligible", name)
 			}
 			got := make([]float32, len(want))
@@ -58,16 +58,15 @@ func TestConvKernelGradWinograd(t *testing.T) {
 			}
 		}
 		for _, opts := range []Options{{KernelGradSplitUnits: true}, {NoWinograd: true}, {NoWinograd4: true}} {
-			if New(opts).kgWinogradOK(&g) {
+			if New(opts).kgWinogradOK(&p) {
 				t.Errorf("%+v: Winograd kernel gradient with %+v", c, opts)
 			}
 		}
 	}
 	for _, c := range kernelGradCases {
 		p := kernelGradParams(c)
-		g := kgGeometryOf(&p)
 		wantOK := c.kh == 3 && c.kw == 3 && c.s == 1 && c.d == 1 && c.ci >= 32 && c.ci%8 == 0 && c.co%16 == 0
-		if got := New(Options{}).kgWinogradOK(&g); got != wantOK {
+		if got := New(Options{}).kgWinogradOK(&p); got != wantOK {
 			t.Errorf("%+v: kgWinogradOK = %v, want %v", c, got, wantOK)
 		}
 	}

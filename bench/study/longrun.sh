@@ -12,7 +12,9 @@
 # probe them with bench/study/probe-snapshots.sh (which reads each one's step from its
 # header: the keeper may file the final checkpoint under the last multiple of 312).
 # Environment: SWAV_EMBED (the binary; default out/swav-embed-study), GOMAXPROCS
-# (threads; default 2, the whole machine).
+# (threads; default 2, the whole machine), MIN_SCALE_CROPS (the crops' minimum area scales;
+# default 0.3,0.05, long8's — a slice flag repeated among the extra flags would append to
+# it, not replace it).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 name=$1 epochs=$2; shift 2
@@ -31,7 +33,7 @@ mkdir -p "$dir"
 recipe=(--idx "$fm/train-images-idx3-ubyte.gz" --arch small --epochs "$epochs" --batch-size 64
   --base-lr 4.8 --warmup-epochs "$(awk "BEGIN{print 0.1*$epochs}")"
   --freeze-prototypes-niters "$((63 * epochs))" --size-crops 28,16 --queue-length 512
-  --epoch-queue-starts 0 --seed 31 --min-scale-crops 0.3,0.05 --nmb-prototypes 3000
+  --epoch-queue-starts 0 --seed 31 --min-scale-crops "${MIN_SCALE_CROPS:-0.3,0.05}" --nmb-prototypes 3000
   --nmb-crops 2,-1 --checkpoint-every 312)
 # Keep each checkpoint as it lands (the trainer overwrites --out atomically).
 (
